@@ -1,0 +1,220 @@
+"""Training and evaluation: ``fit``, ``evaluate``, seeding, devices and the on-disk model cache."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
+
+from .data import Splits, loader, subset
+from .models import build_model
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the trained weights (with the model, the data and the device)."""
+
+    epochs: int = 5
+    lr: float = 1e-3
+    batch_size: int = 128
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "cosine"  # learning rate: cosine decay to 0 over all steps, or constant
+    seed: int = 0
+    max_train: int | None = None  # use only the first examples (smoke runs); None = all
+
+    def __post_init__(self):
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.max_train is not None and self.max_train < 1:
+            raise ValueError(f"max_train must be >= 1 or None, got {self.max_train}")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA). Call it explicitly; nothing seeds on import."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; otherwise the named device, checked."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda[:N]'") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available; use 'auto' or 'cpu'")
+    return dev
+
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _as_loader(data, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+    return data if isinstance(data, DataLoader) else loader(data, batch_size, shuffle, seed)
+
+
+def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The default ``loss_fn`` of :func:`fit`: cross-entropy of ``model(x)`` against labels ``y``."""
+    return nn.functional.cross_entropy(model(x), y)
+
+
+def fit(model: nn.Module, train_data, config: TrainConfig, *, device="auto",
+        loss_fn: Callable = cross_entropy_loss, step_callback: Callable | None = None,
+        test_data=None, optimizer: torch.optim.Optimizer | None = None,
+        desc: str = "train") -> list[dict]:
+    """Train ``model`` in place and return one history row per epoch.
+
+    ``loss_fn(model, x, y) -> scalar`` (cross-entropy by default; distillation passes its own);
+    ``step_callback(model, step)`` runs after every optimizer step (pruning re-applies masks there).
+    ``test_data`` adds the test accuracy to each row. A tqdm bar shows progress
+    (silence it with ``TQDM_DISABLE=1``).
+    """
+    dev = resolve_device(device)
+    model.to(dev)
+    if isinstance(train_data, TensorDataset) and config.max_train:
+        train_data = subset(train_data, config.max_train)
+    batches = _as_loader(train_data, config.batch_size, True, config.seed)
+    opt = optimizer or make_optimizer(model.parameters(), config)
+    total_steps = max(config.epochs * len(batches), 1)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, total_steps)
+             if config.schedule == "cosine" else None)
+    history, step = [], 0
+    bar = tqdm(total=config.epochs * len(batches), desc=desc, leave=False)
+    for epoch in range(config.epochs):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in batches:
+            x, y = x.to(dev), y.to(dev)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model, x, y)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            step += 1
+            if step_callback is not None:
+                step_callback(model, step)
+            total += loss.item() * len(y)
+            count += len(y)
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{total / count:.3f}")
+        row = {"epoch": epoch + 1, "loss": total / max(count, 1)}
+        if test_data is not None:
+            row["test_accuracy"] = evaluate(model, test_data, device=dev)
+        history.append(row)
+    bar.close()
+    return history
+
+
+@torch.no_grad()
+def predict(model: nn.Module, data, device="auto", batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (N, classes) and labels (N,) of ``model`` on ``data``, on the CPU."""
+    dev = resolve_device(device)
+    model.to(dev).eval()
+    logits, labels = [], []
+    for x, y in _as_loader(data, batch_size, False, 0):
+        logits.append(model(x.to(dev)).float().cpu())
+        labels.append(y)
+    return torch.cat(logits), torch.cat(labels)
+
+
+def evaluate(model: nn.Module, data, device="auto", batch_size: int = 512) -> float:
+    """Top-1 accuracy of ``model`` on ``data``, as a fraction in [0, 1]."""
+    logits, labels = predict(model, data, device, batch_size)
+    return (logits.argmax(1) == labels).float().mean().item()
+
+
+# ---------------------------------------------------------------- cache of trained baselines
+def cache_dir() -> Path:
+    """``$COMPANION_CACHE``, else ``.cache/`` at the repository root, else ``~/.cache/companion``."""
+    if os.environ.get("COMPANION_CACHE"):
+        return Path(os.environ["COMPANION_CACHE"])
+    root = Path(__file__).resolve().parent.parent
+    return root / ".cache" if (root / "pyproject.toml").exists() else Path.home() / ".cache" / "companion"
+
+
+def cache_key(model_name: str, model_kwargs: dict, dataset: str, config: TrainConfig, device: torch.device) -> str:
+    """A hash of everything that decides the trained weights."""
+    spec = {"model": model_name, "model_kwargs": model_kwargs, "dataset": dataset, "config": asdict(config),
+            "device": device.type, "torch": torch.__version__.split("+")[0]}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train_cached(model_name: str, splits: Splits, config: TrainConfig, *, device="auto",
+                 model_kwargs: dict | None = None, directory: Path | None = None) -> tuple[nn.Module, dict]:
+    """Train ``model_name`` on ``splits`` with ``config``, or load it if trained before.
+
+    Checkpoints live in :func:`cache_dir` under a key of the full training config; they load with
+    ``torch.load(..., weights_only=True)``. Returns the model (in eval mode, on ``device``) and
+    ``{"key", "path", "cached", "history"}``.
+    """
+    dev = resolve_device(device)
+    model_kwargs = dict(model_kwargs or {})
+    key = cache_key(model_name, model_kwargs, splits.name, config, dev)
+    path = Path(directory or cache_dir()) / f"{model_name}-{splits.name}-{key}.pt"
+    seed_everything(config.seed)
+    model = build_model(model_name, splits.input_shape, splits.num_classes, **model_kwargs)
+    if path.exists():
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["state_dict"])
+        history, cached = ckpt["history"], True
+    else:
+        history = fit(model, splits.train, config, device=dev, desc=model_name)
+        _atomic_save({"state_dict": model.state_dict(), "history": history}, path)
+        cached = False
+    return model.to(dev).eval(), {"key": key, "path": str(path), "cached": cached, "history": history}
+
+
+# ---------------------------------------------------------------- the shared baselines
+BASELINE_EPOCHS = {"lenet300": 8, "lenet5": 6, "resnet_small": 4}
+SMOKE_TRAIN = 512  # training examples in a smoke run
+
+
+def baseline_config(model_name: str, smoke: bool = False, seed: int = 0) -> TrainConfig:
+    """The training recipe every notebook uses for the dense baselines (so the cache is shared)."""
+    if model_name not in BASELINE_EPOCHS:
+        raise ValueError(f"no baseline recipe for {model_name!r}; known: {', '.join(BASELINE_EPOCHS)}")
+    if smoke:
+        return TrainConfig(epochs=1, seed=seed, max_train=SMOKE_TRAIN)
+    return TrainConfig(epochs=BASELINE_EPOCHS[model_name], seed=seed)
+
+
+def baseline(model_name: str, splits: Splits, *, smoke: bool = False, seed: int = 0,
+             device="auto") -> tuple[nn.Module, dict]:
+    """The trained dense baseline ``model_name`` (from the cache when it was trained before)."""
+    return train_cached(model_name, splits, baseline_config(model_name, smoke, seed), device=device)
