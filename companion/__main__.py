@@ -1,0 +1,77 @@
+"""Command line: ``python -m companion run | data build-mini | sweep ...``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_notebooks(notebooks: list[Path], out: Path, parameters: dict | None = None) -> int:
+    """Execute ``notebooks`` with papermill at their defaults; write results under ``out``."""
+    import papermill as pm
+    import pandas as pd
+
+    from .results import collect
+
+    out = out.resolve()
+    (out / "notebooks").mkdir(parents=True, exist_ok=True)
+    failed = []
+    for nb in notebooks:
+        params = {"RESULTS_PATH": str(out / f"{nb.stem}.json"), **(parameters or {})}
+        print(f"== {nb.name}", flush=True)
+        try:
+            pm.execute_notebook(str(nb), str(out / "notebooks" / nb.name), parameters=params,
+                                cwd=str(nb.parent), kernel_name="python3", progress_bar=False)
+        except Exception as e:  # keep going: one failing notebook must not hide the others
+            print(f"!! {nb.name} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            failed.append(nb.name)
+    jsons = [p for p in out.glob("*.json")]
+    if jsons:
+        df = pd.concat([collect(p) for p in sorted(jsons)], ignore_index=True)
+        df.to_csv(out / "results.csv", index=False)
+        cols = ["section", "method", "accuracy", "params", "size_bytes", "macs", "latency_ms"]
+        with pd.option_context("display.width", 160, "display.max_rows", 200):
+            print(df[cols].to_string(index=False))
+        print(f"\n{len(df)} rows -> {out / 'results.csv'}; figures in {out / 'figures'}")
+    if failed:
+        print(f"failed notebooks: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m companion", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_run = sub.add_parser("run", help="execute notebooks at their defaults and collect results")
+    p_run.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")
+    p_run.add_argument("--out", type=Path, default=ROOT / "results")
+    p_run.add_argument("--smoke", action="store_true", help="run with SMOKE=True")
+
+    p_data = sub.add_parser("data", help="data utilities")
+    p_data.add_argument("action", choices=["build-mini", "verify"])
+    p_data.add_argument("--source", type=Path, default=None, help="folder with the full Fashion-MNIST IDX files")
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+        missing = [str(n) for n in notebooks if not Path(n).exists()]
+        if missing:
+            parser.error(f"no such notebook: {', '.join(missing)}")
+        return run_notebooks([Path(n) for n in notebooks], args.out, {"SMOKE": True} if args.smoke else None)
+    if args.command == "data":
+        from . import data
+        if args.action == "build-mini":
+            digests = data.build_mini(args.source or data.DEBIAN_FASHION_DIR)
+            for name, digest in digests.items():
+                print(f"{digest}  {name}")
+        else:
+            data.verify_checksums(data.MINI_DIR)
+            print(f"{data.MINI_DIR}: all checksums match")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
