@@ -24,7 +24,7 @@ run: setup                      ## execute every notebook at its defaults, write
 
 test: setup                     ## unit tests, papermill smoke runs, nbval on committed outputs
 	TQDM_DISABLE=1 $(PY) -m pytest tests
-	TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax --sanitize-with tests/nbval_sanitize.cfg notebooks
+	TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
 
 unit: setup
 	TQDM_DISABLE=1 $(PY) -m pytest tests -m "not notebook"
