@@ -1,8 +1,8 @@
 """Parameter sweeps (companion.sweep): grid parsing and checks, a real 2×2 sweep, failures, timeouts,
 resume after Ctrl-C and after a kill, and a real Dask cluster on loopback with a worker killed mid-sweep.
 
-The tests marked ``slow`` execute the tiny notebook tests/notebooks/sweep_tiny.ipynb (seconds per point)
-and run in ``make test`` like the others."""
+The tests marked ``notebook`` execute the tiny notebook tests/notebooks/sweep_tiny.ipynb (seconds per point,
+about a minute together on 2 idle cores) and run in ``make test`` like the others."""
 from __future__ import annotations
 
 import json
@@ -155,9 +155,9 @@ def test_results_table_and_figure_from_finished_points(tmp_path):
     np.testing.assert_allclose(line.get_ydata(), [0.11, 0.2])  # mean over seeds 0 and 1; one seed at X=2
 
 
-# ---------------------------------------------------------------- real sweeps (slow: seconds per point)
+# ---------------------------------------------------------------- real sweeps (marked notebook: seconds per point)
 
-@pytest.mark.slow
+@pytest.mark.notebook
 @pytest.mark.timeout(300)
 def test_sweep_2x2_grid_gives_one_row_per_point_with_parameter_columns(tmp_path, capsys):
     out = tmp_path / "out"
@@ -183,7 +183,7 @@ def test_sweep_2x2_grid_gives_one_row_per_point_with_parameter_columns(tmp_path,
     assert markers == {p: p.stat().st_mtime_ns for p in out.glob("*/done.json")}
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
 @pytest.mark.timeout(300)
 def test_failed_point_is_reported_and_run_again_on_resume(tmp_path, capsys):
     out, flag = tmp_path / "out", tmp_path / "fail-X{X}"
@@ -206,7 +206,7 @@ def test_failed_point_is_reported_and_run_again_on_resume(tmp_path, capsys):
     assert not partial.exists() and not (out / bad / "error.json").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
 @pytest.mark.timeout(300)
 def test_point_over_its_timeout_fails_and_leaves_no_process(tmp_path, capsys):
     out = tmp_path / "out"
@@ -216,7 +216,7 @@ def test_point_over_its_timeout_fails_and_leaves_no_process(tmp_path, capsys):
     _assert_no_strays(out)
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
 @pytest.mark.timeout(300)
 def test_interrupted_sweep_resumes_with_every_point_once(tmp_path):
     out = tmp_path / "out"
@@ -244,7 +244,7 @@ def test_interrupted_sweep_resumes_with_every_point_once(tmp_path):
                for p in out.glob("*/attempts.log")) == 5 - len(finished)
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
 @pytest.mark.timeout(300)
 def test_dask_cluster_sweep_survives_a_killed_worker(tmp_path):
     dask = Path(sys.executable).parent / "dask"
