@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                                              "(default: $DASK_SCHEDULER_ADDRESS; none: local pool)")
     p_sweep.add_argument("--out", type=Path, help="output folder (default: results/sweeps/<notebook>)")
     p_sweep.add_argument("--timeout", type=float, default=3600, help="seconds per point (default: 3600)")
-    p_sweep.add_argument("--metric", default="accuracy", help="column plotted against each parameter")
+    p_sweep.add_argument("--metric", nargs="+", default=["accuracy"],
+                         help="result columns plotted against each swept parameter (default: accuracy)")
 
     args = parser.parse_args(argv)
     if args.command == "sweep":

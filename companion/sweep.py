@@ -1,7 +1,7 @@
 """Parameter sweeps: any notebook as a benchmark grid, run by papermill on a local pool or a Dask cluster.
 
 ``python -m companion sweep NOTEBOOK -p NAME VALUE [VALUE ...] [--grid GRID.yaml] [--seeds N]
-[--workers N] [--scheduler ADDRESS] [--out DIR] [--timeout SECONDS] [--metric COLUMN]``
+[--workers N] [--scheduler ADDRESS] [--out DIR] [--timeout SECONDS] [--metric COLUMN ...]``
 
 The grid is the Cartesian product of the values (and of ``SEED = 0 .. N-1`` with ``--seeds N``); every
 name and value is checked against the notebook's ``parameters`` cell before anything runs. Each point
@@ -231,13 +231,14 @@ def _manifest(out: Path, notebook: Path) -> None:
 
 
 def sweep(notebook, values: dict[str, list] | None = None, *, seeds: int | None = None, workers: int | None = None,
-          scheduler: str | None = None, out=None, timeout: float | None = 3600, metric: str = "accuracy",
+          scheduler: str | None = None, out=None, timeout: float | None = 3600, metric="accuracy",
           retries: int = 2, echo=print) -> SweepResult:
     """Run every point of the grid not finished yet; write ``results.csv``, the summary and the figures.
 
     ``values`` maps parameter names to lists of values; ``scheduler`` is a Dask address (default:
     ``$DASK_SCHEDULER_ADDRESS``; none: a local pool of ``workers`` processes, default the number of cores).
-    ``timeout`` is per point, in seconds. Raises :class:`SweepError` before running anything on bad input.
+    ``timeout`` is per point, in seconds; ``metric`` is a column (or a list of columns) plotted against each
+    swept parameter. Raises :class:`SweepError` before running anything on bad input.
     """
     notebook = Path(notebook).resolve() if Path(notebook).exists() else Path(notebook)
     parameters = notebook_parameters(notebook)
@@ -257,7 +258,31 @@ def sweep(notebook, values: dict[str, list] | None = None, *, seeds: int | None 
         if workers < 1:
             raise SweepError(f"--workers must be >= 1, got {workers}")
         executor = LocalExecutor(workers)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = _lock(out)
+        try:
+            return _sweep(executor, notebook, out, grid, values, seeds, timeout, metric, echo)
+        finally:
+            lock.close()
+    finally:
+        executor.close()
+
+
+def _lock(out: Path):
+    """Hold an exclusive lock on ``DIR`` for the sweep's life (released by the OS even if it is killed)."""
+    import fcntl
+
+    f = open(out / "sweep.lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise SweepError(f"another sweep is running in {out}; wait for it or give another --out") from None
+    return f
+
+
+def _sweep(executor, notebook: Path, out: Path, grid: list[dict], values, seeds, timeout, metric, echo) -> SweepResult:
     _manifest(out, notebook)
     points = [{"id": point_id(p), "params": p} for p in grid]
     for p in points:
@@ -266,12 +291,14 @@ def sweep(notebook, values: dict[str, list] | None = None, *, seeds: int | None 
     echo(f"sweep {notebook.name}: {len(points)} points, {len(points) - len(todo)} already finished, "
          f"{len(todo)} to run on {executor.describe()} -> {out}")
     interrupted = _run(executor, todo, notebook, out, timeout)
+    executor.close()  # waits for the local pool's threads: every marker is on disk now
     for p in points:
-        if p["status"] == "skipped":
-            p.update(json.loads((out / p["id"] / DONE).read_text()), status="skipped")
+        if p["status"] == "skipped" or (p["status"] == "not run" and is_finished(out / p["id"])):
+            p.update(json.loads((out / p["id"] / DONE).read_text()), status=p["status"].replace("not run", "done"))
     result = SweepResult(out, points, interrupted=interrupted)
     swept = [n for n in (list(values or {}) + ([SEED_PARAM] if seeds else [])) if len({_canon(p[n]) for p in grid}) > 1]
-    result.csv, result.figures = report(points, out, swept, metric, notebook.stem, SEED_PARAM, echo)
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    result.csv, result.figures = report(points, out, swept, metrics, notebook.stem, SEED_PARAM, echo)
     if interrupted:
         echo(f"interrupted: rerun the same command to resume ({sum(p['status'] == 'not run' for p in points)} "
              "points left)")
@@ -307,4 +334,3 @@ def _run(executor, todo: list[dict], notebook: Path, out: Path, timeout: float |
         return True
     finally:
         bar.close()
-        executor.close()

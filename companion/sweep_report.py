@@ -45,16 +45,15 @@ def write_csv_atomic(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def summary_table(points: list[dict], table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One line per point: its parameters, status, rows, mean ``metric`` over its rows, seconds, error."""
-    means = {}
-    if len(table) and metric in table:
-        means = pd.to_numeric(table[metric], errors="coerce").groupby(table["point_id"]).mean().to_dict()
+def summary_table(points: list[dict], table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """One line per point: its parameters, status, rows, each metric's mean over its rows, seconds, error."""
+    means = {m: pd.to_numeric(table[m], errors="coerce").groupby(table["point_id"]).mean().to_dict()
+             for m in metrics if len(table) and m in table}
     lines = []
     for p in points:
         lines.append({"point": p["id"], **{k: _cell(v) for k, v in p["params"].items()}, "status": p["status"],
-                      "rows": p.get("rows"), metric: means.get(p["id"]), "seconds": p.get("seconds"),
-                      "error": p.get("error", "")})
+                      "rows": p.get("rows"), **{m: means.get(m, {}).get(p["id"]) for m in metrics},
+                      "seconds": p.get("seconds"), "error": p.get("error", "")})
     return pd.DataFrame(lines).astype({"rows": "Int64"})
 
 
@@ -83,6 +82,7 @@ def sweep_figure(table: pd.DataFrame, param: str, metric: str, by: list[str], se
         ax.errorbar(x, np.asarray(stats["mean"], float), yerr=np.asarray(stats["std"].fillna(0), float), marker="o", capsize=3, label=label)
     if not numeric:
         ax.set_xticks(range(len(order)), [str(v) for v in order])
+        ax.set_xlim(-0.5, len(order) - 0.5)
     seeds = f" (mean ± std over {data[seed].nunique()} values of {seed})" if seed else ""
     ax.set_xlabel(param)
     ax.set_ylabel(LABELS.get(metric, metric) + seeds)
@@ -92,18 +92,18 @@ def sweep_figure(table: pd.DataFrame, param: str, metric: str, by: list[str], se
     return fig
 
 
-def report(points: list[dict], out: Path, swept: list[str], metric: str, stem: str, seed: str, echo=print):
-    """Write ``results.csv`` and one figure per swept parameter (PNG and PDF); print the summary.
+def report(points: list[dict], out: Path, swept: list[str], metrics: list[str], stem: str, seed: str, echo=print):
+    """Write ``results.csv`` and one figure per swept parameter and metric (PNG and PDF); print the summary.
 
     Returns the CSV path (None if no point has finished) and the figure paths."""
     table = results_table(points, out)
     csv = write_csv_atomic(table, out / "results.csv") if len(table) else None
-    summary = summary_table(points, table, metric)
-    shown = summary[summary.status != "failed"].head(SHOW_POINTS)
+    summary = summary_table(points, table, metrics)
+    shown = summary[summary.status != "failed"]
     with pd.option_context("display.width", 200, "display.max_rows", None, "display.max_colwidth", 60):
-        echo(shown.drop(columns=["error"]).to_string(index=False))
-    if len(summary[summary.status != "failed"]) > SHOW_POINTS:
-        echo(f"... {len(summary[summary.status != 'failed']) - SHOW_POINTS} more points in {out / 'results.csv'}")
+        echo(shown.head(SHOW_POINTS).drop(columns=["error"]).to_string(index=False))
+    if len(shown) > SHOW_POINTS:
+        echo(f"... {len(shown) - SHOW_POINTS} more points in {out / 'results.csv'}")
     for p in points:
         if p["status"] == "failed":
             echo(f"FAILED {p['id']}: {p.get('error')}\n       partial notebook: {p.get('notebook', '-')}")
@@ -111,15 +111,17 @@ def report(points: list[dict], out: Path, swept: list[str], metric: str, stem: s
     echo(", ".join(f"{n} {s}" for s, n in counts.items()) + f"; {len(table)} rows -> {csv or '(no results yet)'}")
     figures = []
     seed_swept = seed if seed in swept else None
-    for param in [s for s in swept if s != seed]:
+    for metric in metrics:
         if not len(table) or metric not in table or pd.to_numeric(table[metric], errors="coerce").isna().all():
-            echo(f"no figure for {param}: no numeric {metric!r} column in the results")
-            break
-        by = [s for s in swept if s not in (param, seed)]
-        if "method" in table and table["method"].nunique() > 1:
-            by.append("method")
-        fig = sweep_figure(table, param, metric, by, seed_swept)
-        figures += save_figure(fig, out / "figures" / f"{stem}_{metric}_vs_{param}")
+            if any(s != seed for s in swept):
+                echo(f"no figure of {metric!r}: no numeric {metric!r} column in the results")
+            continue
+        for param in [s for s in swept if s != seed]:
+            by = [s for s in swept if s not in (param, seed)]
+            if "method" in table and table["method"].nunique() > 1:
+                by.append("method")
+            fig = sweep_figure(table, param, metric, by, seed_swept)
+            figures += save_figure(fig, out / "figures" / f"{stem}_{metric}_vs_{param}")
     if figures:
         echo(f"figures: {', '.join(str(f) for f in figures if f.suffix == '.png')} (and .pdf)")
     return csv, figures

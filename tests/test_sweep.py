@@ -264,7 +264,7 @@ def test_dask_cluster_sweep_survives_a_killed_worker(tmp_path):
         workers = [start("worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny", "--no-dashboard",
                          "--name", f"w{i}", "--death-timeout", "60") for i in (1, 2)]
         sweep = subprocess.Popen([sys.executable, "-m", "companion", "sweep", str(TINY), "-p", "X", "1", "2", "3", "4",
-                                  "-p", "SLEEP", "3", "--scheduler", address, "--out", str(out)],
+                                  "-p", "SLEEP", "1", "--scheduler", address, "--out", str(out)],
                                  env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         victim = workers[0]
 
