@@ -124,12 +124,41 @@ def test_cli_bad_notebooks_are_clear_errors_and_run_nothing(tmp_path, capsys, no
     assert not out.exists()
 
 
-def test_cli_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
-    import dask
+def test_cli_grid_file_is_checked_like_parameters(tmp_path, capsys):
+    (tmp_path / "g.yaml").write_text("X: [1, 2]\nY: [1e-3]\n")  # YAML 1.1 reads 1e-3 as a string
+    out = tmp_path / "out"
+    assert main(["sweep", str(TINY), "--grid", str(tmp_path / "g.yaml"), "--out", str(out)]) == 2
+    assert "parameter Y expects float" in capsys.readouterr().err and not out.exists()
+
+
+def test_cli_refuses_a_dir_in_use_or_of_another_notebook(tmp_path, capsys):
+    from companion.sweep import _lock
 
     out = tmp_path / "out"
+    out.mkdir()
+    lock = _lock(out)  # as if another sweep were running there
+    try:
+        assert main(["sweep", str(TINY), "-p", "X", "1", "--out", str(out)]) == 2
+    finally:
+        lock.close()
+    assert "another sweep is running in" in capsys.readouterr().err
+    (out / "sweep.json").write_text(json.dumps({"notebook": "/x/02_pruning.ipynb"}))
+    assert main(["sweep", str(TINY), "-p", "X", "1", "--out", str(out)]) == 2
+    assert "holds a sweep of /x/02_pruning.ipynb" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["sweep.json", "sweep.lock"]  # nothing ran
+
+
+@pytest.mark.parametrize("via", ["--scheduler", "DASK_SCHEDULER_ADDRESS"])
+def test_cli_unreachable_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch, via):
+    import dask
+    import distributed  # noqa: F401  (its config defaults must exist before dask.config.set, or leaving it drops them)
+
+    out = tmp_path / "out"
+    args = ["--scheduler", "tcp://127.0.0.1:9"] if via == "--scheduler" else []
+    if via != "--scheduler":
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:9")
     with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
-        code = main(["sweep", str(TINY), "-p", "X", "1", "--out", str(out), "--scheduler", "tcp://127.0.0.1:9"])
+        code = main(["sweep", str(TINY), "-p", "X", "1", "--out", str(out), *args])
     assert code == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
     assert not out.exists()
 
