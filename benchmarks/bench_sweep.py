@@ -10,7 +10,6 @@ run, since on a shared machine other processes take cores from both runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile

@@ -14,7 +14,6 @@ import ast
 import hashlib
 import itertools
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
