@@ -258,7 +258,7 @@ class Pruner:
                 s = obd_saliency(w, self.hessian[name].to(w.device))
             else:
                 s = torch.rand(w.shape, generator=self._generator).to(w.device)
-            out[name] = s.masked_fill(~self.masks[name], float("-inf"))
+            out[name] = s.masked_fill(~self.masks[name].to(w.device), float("-inf"))
         return out
 
     @torch.no_grad()
@@ -275,9 +275,11 @@ class Pruner:
 
     @torch.no_grad()
     def apply_(self) -> None:
-        """Zero the pruned weights in place: ``w ← w ⊙ mask``."""
+        """Zero the pruned weights in place: ``w ← w ⊙ mask`` (masks follow the weights' device)."""
         for name, m in self.layers.items():
-            m.weight.mul_(self.masks[name].to(m.weight.device))
+            if self.masks[name].device != m.weight.device:
+                self.masks[name] = self.masks[name].to(m.weight.device)
+            m.weight.mul_(self.masks[name])
 
     def __call__(self, model: nn.Module, step: int) -> None:
         """``fit``'s ``step_callback``: raise the sparsity on schedule, then re-apply the masks."""
@@ -424,7 +426,7 @@ def lottery_ticket(make_model, train_fn, evaluate_fn, config: LotteryConfig, see
             train_fn(reinit, with_masks(reinit, masks))
             row["reinit_accuracy"] = evaluate_fn(reinit)
         rows.append(row)
-        scores = {n: m.weight.detach().abs().masked_fill(~pruner.masks[n], float("-inf"))
+        scores = {n: m.weight.detach().abs().masked_fill(~pruner.masks[n].to(m.weight.device), float("-inf"))
                   for n, m in pruner.layers.items()}
         masks = {n: score_mask(s, 1 - (1 - rates[n]) ** (r + 1)) for n, s in scores.items()}
     return rows
