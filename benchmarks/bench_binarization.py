@@ -47,7 +47,7 @@ def measure(kind: str, cin: int, cout: int, batch: int, size: int = 16) -> dict:
     with torch.no_grad():
         exact = torch.equal(packed(x), float_reference(kind, x, fp32.weight))
     end_to_end = compare_latency(fp32, packed, x, rounds=ROUNDS, min_run_time=MIN_RUN_TIME)
-    xp = bitpack.pack_signs(x if kind == "linear" else x.permute(0, 2, 3, 1))
+    xp = bitpack.pack_signs(x) if kind == "linear" else bitpack.pack_signs_nchw(x)
     w = packed.planes["sign"]
     kernel = (lambda _: bitpack.xnor_linear(xp, w, cin)) if kind == "linear" else \
         (lambda _: bitpack.xnor_conv2d(xp, w, cin, 1, 1))

@@ -21,8 +21,8 @@ from torch import nn
 
 from .binarization import BinarizeConfig, BinaryConv2d, BinaryLinear, BinaryNet, binary_layers, input_scale
 from .measure import latency_ms
-from .bitpack import (_numpy, pack_bits, pack_conv_weight, pack_pm1, pack_signs, unpack_bits, unpack_pm1,
-                      xnor_conv2d, xnor_linear)
+from .bitpack import (_numpy, binary_conv2d, binary_linear, pack_bits, pack_conv_weight, pack_linear_weight, pack_pm1,
+                      pack_signs, pack_signs_nchw, unpack_bits, unpack_pm1, xnor_conv2d, xnor_linear)
 
 
 class PackedLayer(nn.Module):
@@ -55,7 +55,7 @@ class PackedLayer(nn.Module):
     def pack_planes(self, unit: torch.Tensor) -> dict[str, np.ndarray]:
         """Weights in {-1, (0,) +1} → the packed bit planes stored in the file."""
         if self.xnor:
-            return {"sign": pack_conv_weight(unit) if self.conv else pack_pm1(unit)}
+            return {"sign": pack_conv_weight(unit) if self.conv else pack_linear_weight(unit)}
         flat = _numpy(unit).reshape(unit.shape[0], -1)
         planes = {"sign": pack_bits(flat < 0)}
         if (flat == 0).any() or not np.isin(flat, (-1.0, 1.0)).all():
@@ -75,33 +75,41 @@ class PackedLayer(nn.Module):
 
     def pack_input(self, x: torch.Tensor) -> np.ndarray:
         """Signs of the input packed for the kernel: (B, ⌈n/64⌉), or (B, H, W, ⌈C/64⌉) for a convolution."""
-        return pack_signs(x.permute(0, 2, 3, 1) if self.conv else x)
+        return pack_signs_nchw(x) if self.conv else pack_signs(x)
 
     def kernel(self, xp: np.ndarray) -> torch.Tensor:
         """``x_b ⊛ W_b`` from the XNOR-popcount kernel on packed inputs, int32 (NCHW for a convolution)."""
-        if not self.conv:
-            return torch.from_numpy(xnor_linear(xp, self.planes["sign"], self.shape[1]))
-        y = xnor_conv2d(xp, self.planes["sign"], self.shape[1], self.stride, self.padding)
-        return torch.from_numpy(np.ascontiguousarray(y.transpose(0, 3, 1, 2)))
+        if self.conv:
+            return torch.from_numpy(xnor_conv2d(xp, self.planes["sign"], self.shape[1], self.stride, self.padding))
+        return torch.from_numpy(xnor_linear(xp, self.planes["sign"], self.shape[1]))
 
     def integer_output(self, x: torch.Tensor) -> torch.Tensor:
         """``sign(x) ⊛ W_b`` as int32: the same integers as the float ±1 computation."""
         return self.kernel(self.pack_input(x))
 
+    def binary_product(self, x: torch.Tensor) -> torch.Tensor:
+        """The same integers as float32, with packing fused into the kernel (the fast path of ``forward``)."""
+        a = x.detach().numpy()
+        if self.conv:
+            return torch.from_numpy(binary_conv2d(a, self.planes["sign"], self.stride, self.padding))
+        return torch.from_numpy(binary_linear(a, self.planes["sign"]))
+
     def forward(self, x):
-        x = x.cpu()
+        if x.device.type != "cpu":
+            x = x.cpu()
         if self.xnor:
-            y = self.integer_output(x).float()
+            y = self.binary_product(x)
         elif self.conv:
             y = F.conv2d(x, self.unit, None, self.stride, self.padding)
         else:
             y = F.linear(x, self.unit)
-        if self.scale is not None:
-            y = y * (self.scale.view(1, -1, 1, 1) if self.conv and self.scale.numel() > 1 else self.scale)
+        scale, bias = self._buffers["scale"], self._buffers["bias"]
+        if scale is not None:
+            y = y * (scale.view(1, -1, 1, 1) if self.conv and scale.numel() > 1 else scale)
         if self.input_scaling:
             y = y * (input_scale(x, self.shape[2], self.stride, self.padding) if self.conv else input_scale(x))
-        if self.bias is not None:
-            y = y + (self.bias.view(1, -1, 1, 1) if self.conv else self.bias)
+        if bias is not None:
+            y = y + (bias.view(1, -1, 1, 1) if self.conv else bias)
         return y
 
     def extra_repr(self) -> str:
@@ -215,9 +223,10 @@ def stage_latency(model: nn.Module, x: torch.Tensor, *, min_run_time: float = 0.
     """Where a forward pass spends its time: each call of a direct child of ``model``, timed alone.
 
     Every child call of one forward pass on ``x`` is replayed on its recorded input with
-    :func:`companion.measure.latency_ms`; an XNOR :class:`PackedLayer` is split into packing the
-    input signs, the XNOR-popcount kernel, and the rest (int → float, scales). Rows: ``stage``,
-    ``module``, ``ms``. Their sum misses only the Python glue of ``model.forward`` (flatten, calls).
+    :func:`companion.measure.latency_ms`. An XNOR :class:`PackedLayer` is split into packing the
+    input signs and the XNOR-popcount kernel (the fused call's time, shared in the proportion of the
+    two timed apart) and the rest (scales, call overhead). Rows: ``stage``, ``module``, ``ms``.
+    Their sum misses only the Python glue of ``model.forward`` (flatten, calls).
     """
     calls = record_calls(model, x, [n for n, _ in model.named_children()])
     rows = []
@@ -227,9 +236,10 @@ def stage_latency(model: nn.Module, x: torch.Tensor, *, min_run_time: float = 0.
             xp = m.pack_input(inp)
             t_pack = latency_ms(m.pack_input, inp, min_run_time=min_run_time).median_ms
             t_kernel = latency_ms(lambda _: m.kernel(xp), inp, min_run_time=min_run_time).median_ms
-            rows += [{"stage": "pack signs", "module": name, "ms": t_pack},
-                     {"stage": "xnor-popcount kernel", "module": name, "ms": t_kernel},
-                     {"stage": "int→float, scales", "module": name, "ms": max(t - t_pack - t_kernel, 0.0)}]
+            t_fused = latency_ms(m.binary_product, inp, min_run_time=min_run_time).median_ms
+            rows += [{"stage": "pack signs", "module": name, "ms": t_fused * t_pack / (t_pack + t_kernel)},
+                     {"stage": "xnor-popcount kernel", "module": name, "ms": t_fused * t_kernel / (t_pack + t_kernel)},
+                     {"stage": "scales, call overhead", "module": name, "ms": max(t - t_fused, 0.0)}]
         else:
             rows.append({"stage": type(m).__name__, "module": name, "ms": t})
     return rows
