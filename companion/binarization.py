@@ -3,18 +3,15 @@
 Training side. Weights (and, for BNN and XNOR-Net, activations) are binarized in the forward pass
 while real-valued *latent* weights accumulate the gradient updates; the sign has no useful gradient,
 so a straight-through estimator (STE) stands in for it. The packed XNOR/popcount inference of the
-trained networks lives in :mod:`companion.bitpack`.
+trained networks lives in :mod:`companion.bitpack` (kernels) and :mod:`companion.packed` (converter, file).
 
-===============  ==================  =====================  ==========================================
-method           weights             activations            paper
-===============  ==================  =====================  ==========================================
-``float``        fp32                ReLU                   (reference)
-``binaryconnect``sign(w) or sampled  ReLU (real)            Courbariaux, Bengio & David 2015
-``bnn``          sign(w)             sign(a), hard-tanh STE Hubara, Courbariaux et al. 2016
-``bwn``          α·sign(w)           ReLU (real)            Rastegari et al. 2016 (Binary-Weight-Net)
-``xnor``         α·sign(w)           K·sign(a)              Rastegari et al. 2016 (XNOR-Net)
-``ternary``      α·{-1, 0, +1}       ReLU (real)            Li & Liu 2016 (TWN)
-===============  ==================  =====================  ==========================================
+- ``float``: fp32 weights, ReLU (the reference);
+- ``binaryconnect``: sign(w), or +1 with probability hard_sigmoid(w); real activations
+  (Courbariaux, Bengio & David 2015);
+- ``bnn``: sign(w) and sign(a), hard-tanh straight-through estimator (Hubara, Courbariaux et al. 2016);
+- ``bwn``: α·sign(w) with one α per filter; real activations (Rastegari et al. 2016, Binary-Weight-Networks);
+- ``xnor``: α·sign(w) and K·sign(a) (Rastegari et al. 2016, XNOR-Net);
+- ``ternary``: α·t, t ∈ {-1, 0, +1}; real activations (Li & Liu 2016, Ternary Weight Networks).
 
 Every binary value here is exactly ±1: ``sign(0) = +1`` (``torch.sign(0) = 0`` would not be binary).
 """
@@ -98,6 +95,14 @@ def ste_sign(x: torch.Tensor) -> torch.Tensor:
     return SignSTE.apply(x)
 
 
+def straight_through(q: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Value ``q`` forward, gradient passed to ``w`` unchanged: ``q + (w − w.detach())``.
+
+    The forward value is exactly ``q`` (``w − w.detach()`` is exactly 0), unlike ``w + (q − w).detach()``.
+    """
+    return q.detach() + (w - w.detach())
+
+
 def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
     """``σ(x) = clip((x + 1) / 2, 0, 1)``: BinaryConnect's probability of +1."""
     return ((x + 1) / 2).clamp(0, 1)
@@ -109,8 +114,8 @@ def stochastic_sign(w: torch.Tensor, generator: torch.Generator | None = None) -
     Straight-through backward (identity), as in Courbariaux, Bengio & David 2015.
     """
     u = torch.rand(w.shape, generator=generator, device=w.device, dtype=w.dtype)
-    wb = torch.where(u < hard_sigmoid(w), 1.0, -1.0).to(w.dtype)
-    return w + (wb - w).detach()
+    wb = torch.where(u < hard_sigmoid(w.detach()), 1.0, -1.0).to(w.dtype)
+    return straight_through(wb, w)
 
 
 def filter_scale(w: torch.Tensor) -> torch.Tensor:
@@ -133,7 +138,7 @@ def ternarize(w: torch.Tensor, factor: float = 0.7) -> tuple[torch.Tensor, torch
     """
     delta, alpha = ternary_threshold(w.detach(), factor)
     t = sign(w.detach()) * (w.detach().abs() > delta)
-    return w + (t - w).detach(), alpha
+    return straight_through(t, w), alpha
 
 
 def binarize_weight(w: torch.Tensor, mode: str, *, factor: float = 0.7,

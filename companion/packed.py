@@ -57,10 +57,10 @@ class PackedLayer(nn.Module):
         if self.xnor:
             return {"sign": pack_conv_weight(unit) if self.conv else pack_linear_weight(unit)}
         flat = _numpy(unit).reshape(unit.shape[0], -1)
+        if not np.isin(flat, (-1.0, 0.0, 1.0)).all():
+            raise ValueError("unit weights must be in {-1, 0, +1} to pack")
         planes = {"sign": pack_bits(flat < 0)}
-        if (flat == 0).any() or not np.isin(flat, (-1.0, 1.0)).all():
-            if not np.isin(flat, (-1.0, 0.0, 1.0)).all():
-                raise ValueError("weights must be in {-1, 0, +1} to pack")
+        if (flat == 0).any():  # ternary: a second plane marks the non-zeros
             planes["nonzero"] = pack_bits(flat != 0)
         return planes
 
@@ -146,10 +146,16 @@ def save_packed(model: nn.Module, folder) -> Path:
     """Write a packed :class:`BinaryNet` as a folder: bit planes and float tensors as ``.npy``, ``meta.json``.
 
     ``<layer>.sign.npy`` (and ``<layer>.nonzero.npy`` for ternary) hold the packed uint64 weights;
-    every remaining tensor (first/last layers, batch norm, scales) is saved as it is.
+    every remaining tensor (first/last layers, batch norm, scales) is saved as it is. Earlier
+    ``.npy`` files and ``meta.json`` in ``folder`` are replaced, so the folder's size is this model's.
     """
     if sys.byteorder != "little":
         raise RuntimeError("the packed format is little-endian")
+    if not (isinstance(getattr(model, "config", None), BinarizeConfig) and hasattr(model, "arch")):
+        raise TypeError("save_packed writes packed BinaryNet models (from to_packed(BinaryNet(...)))")
+    folder = Path(folder)
+    for old in [*folder.glob("*.npy"), folder / "meta.json"]:
+        old.unlink(missing_ok=True)
     layers = packed_layers(model)
     arrays = {f"{n}.{k}": v for n, layer in layers.items() for k, v in layer.planes.items()}
     arrays.update(model.state_dict())

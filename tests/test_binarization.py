@@ -142,6 +142,11 @@ def test_ternary_threshold_on_hand_made_tensor():
     t, a = ternarize(w)
     assert t.tolist() == [0, 0, 1, -1, 0, 1]
     assert torch.equal(a, alpha)
+    latent = torch.randn(1000, requires_grad=True)  # forward values exactly in {-1, 0, 1}; identity gradient
+    t, _ = ternarize(latent)
+    assert set(t.unique().tolist()) <= {-1.0, 0.0, 1.0}
+    t.sum().backward()
+    assert torch.equal(latent.grad, torch.ones(1000))
 
 
 def test_xnor_scales_by_hand():
@@ -215,9 +220,13 @@ def test_packed_model_reproduces_binary_model_exactly(method, kw, tmp_path):
     x = torch.randn(5, 1, 28, 28)
     with torch.no_grad():
         assert torch.equal(packed(x), model(x))
+    pk.save_packed(pk.to_packed(_trained_like("ternary")), tmp_path / "packed")  # stale files get replaced
     folder = pk.save_packed(packed, tmp_path / "packed")
     with torch.no_grad():
         assert torch.equal(pk.load_packed(folder)(x), model(x))
+    expected = {f"{n}.{k}.npy" for n, m in pk.packed_layers(packed).items() for k in m.planes}
+    expected |= {f"{k}.npy" for k in packed.state_dict()} | {"meta.json"}
+    assert {p.name for p in folder.iterdir()} == expected
 
 
 def test_packed_weights_are_about_32x_smaller(tmp_path):
@@ -241,6 +250,8 @@ def test_packed_integer_output_and_converter_errors(tmp_path):
         pk.to_packed(torch.nn.Linear(3, 3))
     with pytest.raises(FileNotFoundError, match="meta.json"):
         pk.load_packed(tmp_path)
+    with pytest.raises(TypeError, match="packed BinaryNet"):
+        pk.save_packed(torch.nn.Linear(2, 2), tmp_path / "x")
 
 
 def test_mac_split_and_float_twin():
