@@ -7,7 +7,7 @@ Targets (issue 7), on 2 CPU cores:
 
 The packed layer is timed end to end (float input → signs packed → XNOR/popcount → float output);
 the kernel alone (input already packed, int32 output) is recorded beside it. PyTorch runs on its
-default threads (2 here), the numba kernels on one. Every ratio is measured in one interleaved run
+default threads (2 here; the targets), and again on one thread like the numba kernels. Every ratio is measured in one interleaved run
 (``compare_latency``); the load average is recorded because the machine may be shared.
 
 Usage: ``python benchmarks/bench_binarization.py [--no-notebook]``
@@ -47,6 +47,12 @@ def measure(kind: str, cin: int, cout: int, batch: int, size: int = 16) -> dict:
     with torch.no_grad():
         exact = torch.equal(packed(x), float_reference(kind, x, fp32.weight))
     end_to_end = compare_latency(fp32, packed, x, rounds=ROUNDS, min_run_time=MIN_RUN_TIME)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same thread count as the numba kernels: robust to a busy machine
+    try:
+        one_thread = compare_latency(fp32, packed, x, rounds=ROUNDS, min_run_time=MIN_RUN_TIME)
+    finally:
+        torch.set_num_threads(threads)
     xp = bitpack.pack_signs(x) if kind == "linear" else bitpack.pack_signs_nchw(x)
     w = packed.planes["sign"]
     kernel = (lambda _: bitpack.xnor_linear(xp, w, cin)) if kind == "linear" else \
@@ -54,7 +60,8 @@ def measure(kind: str, cin: int, cout: int, batch: int, size: int = 16) -> dict:
     kernel_only = compare_latency(fp32, kernel, x, rounds=ROUNDS, min_run_time=MIN_RUN_TIME)
     return {"fp32_ms": end_to_end["baseline_ms"], "packed_ms": end_to_end["candidate_ms"],
             "speedup": end_to_end["speedup"], "kernel_ms": kernel_only["candidate_ms"],
-            "kernel_speedup": kernel_only["speedup"], "exact": exact, "torch_threads": end_to_end["threads"]}
+            "kernel_speedup": kernel_only["speedup"], "exact": exact, "torch_threads": end_to_end["threads"],
+            "speedup_1thread": one_thread["speedup"], "fp32_1thread_ms": one_thread["baseline_ms"]}
 
 
 def float_reference(kind, x, w):
@@ -87,6 +94,9 @@ if __name__ == "__main__":
                                       "packed_ms": m["packed_ms"], "exact": m["exact"],
                                       "torch_threads": m["torch_threads"], "numba_threads": 1,
                                       **({"target": f">= {target}", "ok": m["speedup"] >= target} if target else {})}
+        figures[f"{name}_speedup_torch_1thread"] = {"value": m["speedup_1thread"], "unit": "x",
+                                                    "fp32_ms": m["fp32_1thread_ms"],
+                                                    "note": "fp32 PyTorch on 1 thread, like the numba kernel"}
         figures[f"{name}_kernel_only_speedup"] = {"value": m["kernel_speedup"], "unit": "x",
                                                   "kernel_ms": m["kernel_ms"],
                                                   "note": "input already packed, int32 output"}

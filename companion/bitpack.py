@@ -179,6 +179,8 @@ def _binary_conv(x, wp, stride, pad, out):
 
 
 def _floats(x) -> np.ndarray:
+    if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous:
+        return x  # the common case, without a copy or a call into NumPy
     return np.ascontiguousarray(_numpy(x), dtype=np.float32)
 
 
