@@ -1,0 +1,317 @@
+"""Binarization (survey §2.6): BinaryConnect, binarized neural networks, XNOR-Net, ternary weights.
+
+Training side. Weights (and, for BNN and XNOR-Net, activations) are binarized in the forward pass
+while real-valued *latent* weights accumulate the gradient updates; the sign has no useful gradient,
+so a straight-through estimator (STE) stands in for it. The packed XNOR/popcount inference of the
+trained networks lives in :mod:`companion.bitpack` (kernels) and :mod:`companion.packed` (converter, file).
+
+- ``float``: fp32 weights, ReLU (the reference);
+- ``binaryconnect``: sign(w), or +1 with probability hard_sigmoid(w); real activations
+  (Courbariaux, Bengio & David 2015);
+- ``bnn``: sign(w) and sign(a), hard-tanh straight-through estimator (Hubara, Courbariaux et al. 2016);
+- ``bwn``: α·sign(w) with one α per filter; real activations (Rastegari et al. 2016, Binary-Weight-Networks);
+- ``xnor``: α·sign(w) and K·sign(a) (Rastegari et al. 2016, XNOR-Net);
+- ``ternary``: α·t, t ∈ {-1, 0, +1}; real activations (Li & Liu 2016, Ternary Weight Networks).
+
+Every binary value here is exactly ±1: ``sign(0) = +1`` (``torch.sign(0) = 0`` would not be binary).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .train import TrainConfig, fit
+
+METHODS = ("float", "binaryconnect", "bnn", "bwn", "xnor", "ternary")
+# method -> (weight mode, activation mode) of the binarized layers
+MODES = {"float": ("float", "real"), "binaryconnect": ("sign", "real"), "bnn": ("sign", "sign"),
+         "bwn": ("scaled_sign", "real"), "xnor": ("scaled_sign", "scaled_sign"), "ternary": ("ternary", "real")}
+CLIPPED = ("binaryconnect", "bnn")  # methods whose papers clip the latent weights to [-1, 1]
+
+
+@dataclass(frozen=True)
+class BinarizeConfig:
+    """How a network is binarized: the method and its few knobs."""
+
+    method: str = "bnn"
+    stochastic: bool = False  # BinaryConnect only: sample +1 with probability hard_sigmoid(w)
+    ternary_threshold: float = 0.7  # TWN: Δ = threshold · mean|W| (0.7 in Li & Liu)
+    binarize_first_last: bool = False  # the papers keep the first and last layers in full precision
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.stochastic and self.method != "binaryconnect":
+            raise ValueError(f"stochastic binarization is BinaryConnect's; method is {self.method!r}")
+        if not 0.0 < self.ternary_threshold < 1.5:
+            raise ValueError(f"ternary_threshold must be in (0, 1.5), got {self.ternary_threshold}")
+
+    @property
+    def weight_mode(self) -> str:
+        return "stochastic" if self.stochastic else MODES[self.method][0]
+
+    @property
+    def activation_mode(self) -> str:
+        return MODES[self.method][1]
+
+    @property
+    def binary_activations(self) -> bool:
+        return self.activation_mode != "real"
+
+    @property
+    def clips_weights(self) -> bool:
+        return self.method in CLIPPED
+
+
+# ---------------------------------------------------------------- pure tensor functions
+def sign(x: torch.Tensor) -> torch.Tensor:
+    """Deterministic binarization ``x_b = +1 if x >= 0 else -1`` (every output exactly ±1)."""
+    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+
+
+class SignSTE(torch.autograd.Function):
+    """sign(x) forward; straight-through estimator with the hard-tanh clip backward.
+
+    ``∂L/∂x = ∂L/∂x_b · 1_{|x| <= 1}`` (Hubara, Courbariaux et al. 2016, eq. 4): the gradient of
+    ``hardtanh(x) = clip(x, -1, 1)``, cancelled where ``|x| > 1``.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return sign(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x.abs() <= 1).to(grad.dtype)
+
+
+def ste_sign(x: torch.Tensor) -> torch.Tensor:
+    """:class:`SignSTE` applied to ``x``: ±1 forward, ``grad · 1_{|x|<=1}`` backward."""
+    return SignSTE.apply(x)
+
+
+def straight_through(q: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Value ``q`` forward, gradient passed to ``w`` unchanged: ``q + (w − w.detach())``.
+
+    The forward value is exactly ``q`` (``w − w.detach()`` is exactly 0), unlike ``w + (q − w).detach()``.
+    """
+    return q.detach() + (w - w.detach())
+
+
+def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """``σ(x) = clip((x + 1) / 2, 0, 1)``: BinaryConnect's probability of +1."""
+    return ((x + 1) / 2).clamp(0, 1)
+
+
+def stochastic_sign(w: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """BinaryConnect's stochastic binarization: +1 with probability ``hard_sigmoid(w)``, else -1.
+
+    Straight-through backward (identity), as in Courbariaux, Bengio & David 2015.
+    """
+    u = torch.rand(w.shape, generator=generator, device=w.device, dtype=w.dtype)
+    wb = torch.where(u < hard_sigmoid(w.detach()), 1.0, -1.0).to(w.dtype)
+    return straight_through(wb, w)
+
+
+def filter_scale(w: torch.Tensor) -> torch.Tensor:
+    """XNOR-Net's per-filter factor ``α_o = mean |W_o|`` (one per output row/filter), shape (O, 1, …)."""
+    return w.abs().mean(dim=tuple(range(1, w.dim())), keepdim=True)
+
+
+def ternary_threshold(w: torch.Tensor, factor: float = 0.7) -> tuple[torch.Tensor, torch.Tensor]:
+    """TWN's threshold and scale: ``Δ = factor · mean|W|``, ``α = mean_{|W| > Δ} |W|`` (Li & Liu 2016)."""
+    delta = factor * w.abs().mean()
+    kept = w.abs() > delta
+    alpha = (w.abs() * kept).sum() / kept.sum().clamp(min=1)
+    return delta, alpha
+
+
+def ternarize(w: torch.Tensor, factor: float = 0.7) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ternary weights ``t ∈ {-1, 0, +1}`` (``t = sign(w)`` where ``|w| > Δ``) and their scale α.
+
+    ``w ≈ α·t``; straight-through backward to the latent weights.
+    """
+    delta, alpha = ternary_threshold(w.detach(), factor)
+    t = sign(w.detach()) * (w.detach().abs() > delta)
+    return straight_through(t, w), alpha
+
+
+def binarize_weight(w: torch.Tensor, mode: str, *, factor: float = 0.7,
+                    training: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Latent weights ``w`` → (unit weights in {-1, (0,) +1}, scale or None); ``w_used = unit · scale``.
+
+    Keeping the scale apart lets a layer compute ``scale · (x ⊛ unit)``, whose integer part the
+    packed kernels reproduce exactly. Stochastic binarization samples only while ``training``.
+    """
+    if mode == "float":
+        return w, None
+    if mode == "stochastic" and training:
+        return stochastic_sign(w), None
+    if mode in ("sign", "stochastic"):
+        return ste_sign(w), None
+    if mode == "scaled_sign":
+        return ste_sign(w), filter_scale(w).flatten()
+    if mode == "ternary":
+        t, alpha = ternarize(w, factor)
+        return t, alpha.reshape(1)
+    raise ValueError(f"unknown weight mode {mode!r}")
+
+
+def input_scale(a: torch.Tensor, kernel_size: int | None = None, stride: int = 1, padding: int = 0) -> torch.Tensor:
+    """XNOR-Net's input factor: ``β = mean|a|`` per sample (linear), or ``K = (mean_c |a|) * k``.
+
+    For a convolution ``k`` is a ``kernel_size²`` box filter of weight 1/kernel_size² (zero
+    padded, like the convolution): ``K`` has shape (B, 1, H_out, W_out). For a linear layer (no
+    ``kernel_size``) ``β`` has shape (B, 1).
+    """
+    if kernel_size is None:
+        return a.abs().mean(dim=1, keepdim=True)
+    big_a = a.abs().mean(dim=1, keepdim=True)
+    return F.avg_pool2d(big_a, kernel_size, stride, padding, count_include_pad=True)
+
+
+# ---------------------------------------------------------------- layers
+class _Binarized:
+    """Mixin: weight and input binarization of a linear or convolution layer."""
+
+    def _setup(self, weight_mode: str, activation_mode: str, factor: float):
+        self.weight_mode, self.activation_mode, self.factor = weight_mode, activation_mode, factor
+
+    def unit_weight(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(unit weights, scale or None) as the forward pass uses them."""
+        return binarize_weight(self.weight, self.weight_mode, factor=self.factor, training=self.training)
+
+    def binarize_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.activation_mode == "real" else ste_sign(x)
+
+
+class BinaryLinear(nn.Linear, _Binarized):
+    """``y = s · (x_b W_bᵀ) + b``: binarized weights (and inputs) with their scales applied after.
+
+    ``s = α_o`` (XNOR/BWN), ``α`` (ternary) or 1, times ``β = mean|x|`` for XNOR-Net inputs.
+    Shapes as :class:`torch.nn.Linear`.
+    """
+
+    def __init__(self, in_features: int, out_features: int, weight_mode: str = "sign",
+                 activation_mode: str = "sign", bias: bool = False, factor: float = 0.7):
+        super().__init__(in_features, out_features, bias=bias)
+        self._setup(weight_mode, activation_mode, factor)
+
+    def forward(self, x):
+        w, alpha = self.unit_weight()
+        y = F.linear(self.binarize_input(x), w)
+        if alpha is not None:
+            y = y * alpha
+        if self.activation_mode == "scaled_sign":
+            y = y * input_scale(x)
+        return y if self.bias is None else y + self.bias
+
+
+class BinaryConv2d(nn.Conv2d, _Binarized):
+    """``y = s ⊙ (x_b ⊛ W_b) + b``: a binarized convolution (zero padding, as nn.Conv2d).
+
+    ``s = α_o`` (XNOR/BWN), ``α`` (ternary) or 1, times the map ``K`` for XNOR-Net inputs.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
+                 padding: int = 1, weight_mode: str = "sign", activation_mode: str = "sign",
+                 bias: bool = False, factor: float = 0.7):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
+        self._setup(weight_mode, activation_mode, factor)
+
+    def forward(self, x):
+        w, alpha = self.unit_weight()
+        y = F.conv2d(self.binarize_input(x), w, None, self.stride, self.padding)
+        if alpha is not None:
+            y = y * alpha.view(1, -1, 1, 1) if alpha.numel() > 1 else y * alpha
+        if self.activation_mode == "scaled_sign":
+            y = y * input_scale(x, self.kernel_size[0], self.stride[0], self.padding[0])
+        return y if self.bias is None else y + self.bias.view(1, -1, 1, 1)
+
+
+def binary_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The binarized layers of ``model`` by name (weight mode other than ``float``)."""
+    return {n: m for n, m in model.named_modules()
+            if isinstance(m, (BinaryLinear, BinaryConv2d)) and m.weight_mode != "float"}
+
+
+@torch.no_grad()
+def clip_latent_weights_(model: nn.Module, bound: float = 1.0) -> None:
+    """Clip the latent real weights of every binarized layer to [-bound, bound] (BinaryConnect, BNN)."""
+    for m in binary_layers(model).values():
+        m.weight.clamp_(-bound, bound)
+
+
+def mac_split(model: nn.Module, example_input: torch.Tensor) -> dict[str, int]:
+    """MACs of one forward pass, split into binarized layers and full-precision ones (our own count).
+
+    A layer's MACs are ``output elements × fan-in`` (``fan-in = in_features`` or ``C·kh·kw``).
+    """
+    split, binary = {"binary": 0, "full_precision": 0}, set(binary_layers(model).values())
+
+    def hook(m, inp, out):
+        split["binary" if m in binary else "full_precision"] += out.numel() * m.weight[0].numel()
+    hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(example_input)
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return split
+
+
+# ---------------------------------------------------------------- the network
+class BinaryNet(nn.Module):
+    """A small CNN in the BNN style, the same layers for every method.
+
+    conv1 3×3 stride 2 (1→c1) · BN · act → conv2 3×3 stride 2 (c1→c2) · BN · act → flatten →
+    fc3 (c2·⌈H/4⌉·⌈W/4⌉ → hidden) · BN · act → fc4 (hidden → classes). conv2 and fc3 are binarized;
+    conv1 and fc4 too only with ``binarize_first_last`` (then conv1 keeps real inputs, the image).
+    ``act`` is ReLU for real-activation methods, hard-tanh for BNN/XNOR-Net (whose next layer
+    takes the sign). Defaults: 64 and 64 channels, 256 hidden units (multiples of 64: no padding
+    bits in the packed words).
+    """
+
+    def __init__(self, config: BinarizeConfig = BinarizeConfig(), input_shape=(1, 28, 28), num_classes: int = 10,
+                 channels: tuple[int, int] = (64, 64), hidden: int = 256):
+        super().__init__()
+        c, h, w = input_shape
+        self.config, self.arch = config, {"input_shape": tuple(input_shape), "num_classes": num_classes,
+                                          "channels": tuple(channels), "hidden": hidden}
+        wm, am, f = config.weight_mode, config.activation_mode, config.ternary_threshold
+        edge_w = wm if config.binarize_first_last else "float"
+        edge_a = am if config.binarize_first_last else "real"
+        self.conv1 = BinaryConv2d(c, channels[0], 3, 2, 1, edge_w, "real", factor=f)
+        self.bn1 = nn.BatchNorm2d(channels[0])
+        self.conv2 = BinaryConv2d(channels[0], channels[1], 3, 2, 1, wm, am, factor=f)
+        self.bn2 = nn.BatchNorm2d(channels[1])
+        flat = channels[1] * ((h + 3) // 4) * ((w + 3) // 4)
+        self.fc3 = BinaryLinear(flat, hidden, wm, am, factor=f)
+        self.bn3 = nn.BatchNorm1d(hidden)
+        self.fc4 = BinaryLinear(hidden, num_classes, edge_w, edge_a, bias=True, factor=f)
+        self.act = nn.Hardtanh() if config.binary_activations else nn.ReLU()
+
+    def block1(self, x):
+        return self.act(self.bn1(self.conv1(x)))
+
+    def forward(self, x):
+        x = self.block1(x)
+        x = self.act(self.bn2(self.conv2(x)))
+        x = self.act(self.bn3(self.fc3(torch.flatten(x, 1))))
+        return self.fc4(x)
+
+
+def train_binary(model: nn.Module, train_data, config: TrainConfig, *, device="auto", test_data=None,
+                 desc: str = "binary") -> list[dict]:
+    """:func:`companion.train.fit` plus, for BinaryConnect and BNN, clipping the latent weights to [-1, 1]."""
+    clip = getattr(model, "config", None) is not None and model.config.clips_weights
+    callback = (lambda m, step: clip_latent_weights_(m)) if clip else None
+    return fit(model, train_data, config, device=device, step_callback=callback, test_data=test_data, desc=desc)
