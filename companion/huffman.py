@@ -7,7 +7,7 @@ Huffman-codes the k-means indices and the sparse relative indices, saving 20–3
 We use the *canonical* Huffman code: only the code length of each symbol is stored, and codes
 are assigned in (length, symbol) order, so the header is one byte per alphabet symbol.
 
-Stream layout (:func:`encode`): ``b"HF"``, ``uint32`` symbol count, ``uint16`` alphabet size
+Stream layout (:func:`encode`): ``b"HF"``, ``uint32`` symbol count, ``uint32`` alphabet size
 ``A``, ``A`` code lengths (``uint8``, 0 = symbol absent), then the codes packed MSB first and
 zero-padded to a whole byte. Symbols are integers in ``[0, 65535]``.
 """
@@ -80,7 +80,7 @@ def encode(symbols) -> bytes:
     pos = np.arange(int(n.sum())) - starts
     shift = np.repeat(n, n) - 1 - pos
     bits = (np.repeat(code_of[symbols], n) >> shift) & 1
-    header = MAGIC + struct.pack("<IH", len(symbols), alphabet) + table.tobytes()
+    header = MAGIC + struct.pack("<II", len(symbols), alphabet) + table.tobytes()
     return header + np.packbits(bits.astype(np.uint8)).tobytes()
 
 
@@ -88,9 +88,9 @@ def decode(data: bytes) -> np.ndarray:
     """Inverse of :func:`encode`: the symbols (``int64`` array), bit-exactly."""
     if data[:2] != MAGIC:
         raise ValueError("not a Huffman stream (bad magic bytes)")
-    count, alphabet = struct.unpack_from("<IH", data, 2)
-    start = 2 + 6 + alphabet
-    table = np.frombuffer(data, np.uint8, alphabet, 8)
+    count, alphabet = struct.unpack_from("<II", data, 2)
+    start = 2 + 8 + alphabet
+    table = np.frombuffer(data, np.uint8, alphabet, 10)
     lengths = {s: int(n) for s, n in enumerate(table) if n}
     if count and not lengths:
         raise ValueError("corrupt Huffman stream: symbols but no code table")

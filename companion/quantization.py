@@ -20,6 +20,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torch.utils.data import TensorDataset
+
+from .data import loader
 
 CALIBRATIONS = ("minmax", "percentile", "mse")
 MSE_GRID = 40  # candidate clipping ratios of the MSE calibration
@@ -258,16 +261,18 @@ def fake_quantize_model(model: nn.Module, weight_cfg: QuantConfig, act_cfg: Quan
 
 @torch.no_grad()
 def calibrate_(qmodel: nn.Module, data, device="cpu", batches: int = 8, batch_size: int = 128) -> nn.Module:
-    """Run ``batches`` batches of ``data`` through ``qmodel`` to observe activations, then freeze them."""
-    from .train import _as_loader  # noqa: PLC0415 (train imports nothing from here)
+    """Observe activations on ``batches`` batches of ``data`` (a ``TensorDataset``, or an iterable
+    of ``(x, y)`` batches or of tensors), then freeze every activation quantizer of ``qmodel``."""
+    if isinstance(data, TensorDataset):
+        data = loader(data, batch_size, False, 0)
     quantizers = [m for m in qmodel.modules() if isinstance(m, ActFakeQuant)]
     for q in quantizers:
         q.observing = True
     qmodel.eval()
-    for i, (x, _) in enumerate(_as_loader(data, batch_size, False, 0)):
+    for i, batch in enumerate(data):
         if i >= batches:
             break
-        qmodel(x.to(device))
+        qmodel((batch[0] if isinstance(batch, (tuple, list)) else batch).to(device))
     for q in quantizers:
         q.freeze()
     return qmodel
