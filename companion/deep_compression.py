@@ -27,8 +27,10 @@ from torch.nn.utils import parametrize
 
 from . import huffman
 from .pruning import GradualConfig, PruneConfig, Pruner
-from .quantization import share_model_weights_
+from .weight_sharing import share_model_weights_
 from .sparse import decode_relative, default_index_bits, encode_relative, pack_bits, unpack_bits
+from .measure import save_state_dict, size_bytes
+from .sparse import save_sparse
 from .train import TrainConfig, fit
 
 MAGIC, VERSION = b"DCMP", 1
@@ -171,3 +173,20 @@ def read_compressed(path) -> OrderedDict:
 def load_compressed(path) -> OrderedDict:
     """A :func:`save_compressed` file back as a ``state_dict`` (identical weights)."""
     return OrderedDict((name, rec["tensor"]) for name, rec in read_compressed(path).items())
+
+
+def stage_files(dense: nn.Module, pruned: nn.Module, shared: nn.Module, workdir, name: str = "model") -> list[dict]:
+    """Write the model after each stage to ``workdir`` and return one row per file: ``stage``,
+    ``path``, ``bytes`` and ``ratio`` (dense bytes / bytes). Files: the dense ``state_dict``; the
+    pruned one in :func:`companion.sparse.save_sparse`'s relative-index format; the shared one
+    bit-packed; the shared one Huffman-coded."""
+    workdir = Path(workdir)
+    paths = {
+        "dense fp32 (torch.save)": save_state_dict(dense, workdir / f"{name}.dense.pt"),
+        "pruned (sparse, 5-bit relative indices)": save_sparse(pruned, workdir / f"{name}.sparse.bin"),
+        "pruned + k-means (packed codes)": save_compressed(shared, workdir / f"{name}.shared.bin", "packed"),
+        "pruned + k-means + Huffman": save_compressed(shared, workdir / f"{name}.huffman.bin", "huffman"),
+    }
+    base = size_bytes(paths["dense fp32 (torch.save)"]).bytes
+    return [{"stage": stage, "path": str(p), "bytes": size_bytes(p).bytes, "ratio": base / size_bytes(p).bytes}
+            for stage, p in paths.items()]

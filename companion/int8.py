@@ -201,3 +201,36 @@ class OrtModel(nn.Module):
     def __deepcopy__(self, memo):
         return OrtModel(self.path, self.session.get_session_options().intra_op_num_threads)
 
+
+
+# ---------------------------------------------------------------- one call per engine
+def convert(model: nn.Module, engine: str, calibration, workdir, name: str = "model") -> tuple[nn.Module, Path]:
+    """``model`` in int8 for ``engine``, and its saved artifact in ``workdir``.
+
+    PyTorch engines: :func:`quantize_fx`, artifact ``<name>.<engine>.pt`` (the int8 ``state_dict``).
+    ``"onnxruntime"``: :func:`export_onnx` + :func:`quantize_onnx`, artifact ``<name>.int8.onnx``,
+    run by an :class:`OrtModel`.
+    """
+    check_engine(engine)
+    workdir = Path(workdir)
+    batches = _batches(calibration)
+    if engine == ORT:
+        fp32 = export_onnx(model, batches[0][:1], workdir / f"{name}.onnx")
+        path = quantize_onnx(fp32, workdir / f"{name}.int8.onnx", batches)
+        return OrtModel(path), path
+    q = quantize_fx(model, batches, engine)
+    return q, save_model(q, workdir / f"{name}.{engine}.pt")
+
+
+def latency_table(fp32: nn.Module, candidates: dict, inputs: dict, rounds: int = 3,
+                  min_run_time: float = 0.1) -> list[dict]:
+    """fp32 against each candidate (``{label: model}``) at each batch (``{batch: x}``), interleaved in
+    one run by :func:`companion.measure.compare_latency`: one row per (candidate, batch)."""
+    from .measure import compare_latency  # noqa: PLC0415
+    rows = []
+    for label, model in candidates.items():
+        for batch, x in inputs.items():
+            r = compare_latency(fp32, model, x, rounds=rounds, min_run_time=min_run_time)
+            rows.append({"engine": label, "batch": batch, "fp32_ms": r["baseline_ms"], "candidate_ms": r["candidate_ms"],
+                         "speedup": r["speedup"], "threads": r["threads"], "cpu_capability": r["cpu_capability"]})
+    return rows

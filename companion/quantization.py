@@ -1,5 +1,4 @@
-"""Quantization in simulation: affine quantizers, calibration, fake quantization, PTQ and QAT,
-and weight sharing by k-means (scalar) and product quantization.
+"""Quantization in simulation: affine quantizers, calibration, fake quantization, PTQ and QAT.
 
 Uniform affine quantization (Jacob et al. 2018) maps a real ``r`` to an integer ``q`` with
 ``q = clamp(round(r / scale) + zero_point, qmin, qmax)`` and back with
@@ -8,8 +7,9 @@ and ``zero_point = 0``; *asymmetric* ones unsigned integers and a zero point tha
 exactly representable. *Per-channel* quantizers take one ``(scale, zero_point)`` per output channel.
 
 Everything here is *simulated*: fake-quantized tensors are still float32, so a fake-quantized
-model is neither smaller nor faster. :mod:`companion.int8` converts models to real int8 engines;
-:mod:`companion.huffman` and :mod:`companion.deep_compression` write real compressed files.
+model is neither smaller nor faster. :mod:`companion.int8` converts models to real int8 engines; :mod:`companion.weight_sharing`
+quantizes by clustering (k-means, product quantization); :mod:`companion.huffman` and
+:mod:`companion.deep_compression` write real compressed files.
 """
 from __future__ import annotations
 
@@ -176,15 +176,30 @@ def quantization_mse(x: torch.Tensor, cfg: QuantConfig) -> float:
 
 
 # ---------------------------------------------------------------- modules: PTQ and QAT
+def fused_fake_quantize(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, cfg: QuantConfig):
+    """:func:`fake_quantize` through PyTorch's fused kernels (``torch.fake_quantize_per_*_affine``):
+    the same values and STE gradients (the unit tests check both), one pass over memory instead of
+    several — what the training loops use."""
+    scale, zero_point = scale.to(x.device, torch.float32), zero_point.to(x.device, torch.int32)
+    if cfg.per_channel:
+        return torch.fake_quantize_per_channel_affine(x, scale, zero_point, cfg.axis, cfg.qmin, cfg.qmax)
+    return torch.fake_quantize_per_tensor_affine(x, scale, zero_point, cfg.qmin, cfg.qmax)
+
+
 class WeightFakeQuant(nn.Module):
-    """Parametrization ``w ↦ fq(w)``: recalibrated on the current weight at every forward (QAT)."""
+    """Parametrization ``w ↦ fq(w)``, calibrated on the current weight: again after every change
+    of the weight (each QAT step), once while the weight stays the same (evaluation)."""
 
     def __init__(self, cfg: QuantConfig):
         super().__init__()
-        self.cfg = cfg
+        self.cfg, self._key, self._qparams = cfg, None, None
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        return fake_quantize_tensor(w, self.cfg)
+        key = (w.data_ptr(), w._version, w.device)
+        if key != self._key:
+            self._key, self._qparams = key, qparams(w, self.cfg)
+        scale, zp = self._qparams
+        return fused_fake_quantize(w, scale, zp, self.cfg)
 
 
 class ActFakeQuant(nn.Module):
@@ -209,7 +224,7 @@ class ActFakeQuant(nn.Module):
             self.lo, self.hi = torch.minimum(self.lo, flat.min()), torch.maximum(self.hi, flat.max())
             self._samples.append(flat[:: max(1, flat.numel() // self.SAMPLE)].cpu())
             return x
-        return fake_quantize(x, self.scale, self.zero_point, self.cfg.qmin, self.cfg.qmax)
+        return fused_fake_quantize(x, self.scale, self.zero_point, self.cfg)
 
     def freeze(self) -> None:
         """End observation: compute the qparams from what was observed."""
@@ -278,103 +293,33 @@ def calibrate_(qmodel: nn.Module, data, device="cpu", batches: int = 8, batch_si
     return qmodel
 
 
-# ---------------------------------------------------------------- weight sharing: k-means and PQ
-KMEANS_INITS = ("linear", "random")
+# ---------------------------------------------------------------- looking at it
+@torch.no_grad()
+def layer_input(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
+    """The tensor entering the submodule named ``layer`` when ``model(x)`` runs (an activation)."""
+    seen = []
+    handle = dict(model.named_modules())[layer].register_forward_pre_hook(lambda m, a: seen.append(a[0]))
+    try:
+        model.eval()(x)
+    finally:
+        handle.remove()
+    return seen[0]
 
 
-def kmeans(x: torch.Tensor, k: int, iters: int = 30, init: str = "linear", seed: int = 0):
-    """Lloyd's k-means of the rows of ``x`` (N, D): ``(centroids (k, D), labels (N,))``.
-
-    ``init="linear"`` spaces the centroids evenly between the per-dimension min and max (the
-    best initialisation in Deep Compression, Han et al. 2016, §3.2); ``"random"`` picks ``k`` rows
-    (Forgy). Minimises ``Σ_i ‖x_i − c_{label_i}‖²``; an empty cluster keeps its centroid.
-    """
-    if x.dim() != 2 or not 1 <= k <= len(x):
-        raise ValueError(f"need x of shape (N, D) and 1 <= k <= N, got {tuple(x.shape)} and k={k}")
-    if init not in KMEANS_INITS:
-        raise ValueError(f"init must be one of {KMEANS_INITS}, got {init!r}")
-    x = x.detach().float()
-    if init == "linear":
-        t = torch.linspace(0, 1, k, device=x.device)[:, None]
-        centroids = x.amin(0) + t * (x.amax(0) - x.amin(0))
-    else:
-        g = torch.Generator().manual_seed(seed)
-        centroids = x[torch.randperm(len(x), generator=g)[:k].to(x.device)].clone()
-    for _ in range(iters):
-        labels = torch.cdist(x, centroids).argmin(1)
-        sums = torch.zeros_like(centroids).index_add_(0, labels, x)
-        counts = torch.bincount(labels, minlength=k).to(x.dtype)[:, None]
-        new = torch.where(counts > 0, sums / counts.clamp(min=1), centroids)
-        if torch.equal(new, centroids):
-            break
-        centroids = new
-    return centroids, torch.cdist(x, centroids).argmin(1)
+def grid_values(x: torch.Tensor, cfg: QuantConfig) -> torch.Tensor:
+    """The real values a per-tensor quantizer calibrated on ``x`` can represent: ``scale·(q − zp)``."""
+    scale, zp = qparams(x, cfg)
+    return scale * (torch.arange(cfg.qmin, cfg.qmax + 1) - zp)
 
 
-def share_weights(weight: torch.Tensor, clusters: int, mask: torch.Tensor | None = None, iters: int = 30):
-    """Scalar weight sharing: ``(codebook (clusters,), indices)`` with ``weight ≈ codebook[indices]``.
-
-    Only the weights where ``mask`` is true (the unpruned ones) are clustered; their index is
-    meaningful only there. Gong et al. 2014 (scalar k-means), Han et al. 2016 (linear init).
-    """
-    mask = weight != 0 if mask is None else mask.bool()
-    values = weight.detach()[mask].reshape(-1, 1)
-    centroids, labels = kmeans(values, min(clusters, len(values)), iters, init="linear")
-    indices = torch.zeros(weight.shape, dtype=torch.long, device=weight.device)
-    indices[mask] = labels
-    return centroids.flatten(), indices
-
-
-class SharedWeight(nn.Module):
-    """Parametrization ``w = mask ⊙ centroids[indices]``: training updates only the shared centroids.
-
-    The gradient of a centroid is the sum of the gradients of the weights that share it
-    (Han et al. 2016, eq. 3): autograd's gather backward computes exactly that.
-    """
-
-    def __init__(self, centroids: torch.Tensor, indices: torch.Tensor, mask: torch.Tensor):
-        super().__init__()
-        self.centroids = nn.Parameter(centroids.detach().clone())
-        self.register_buffer("indices", indices)
-        self.register_buffer("mask", mask.bool())
-
-    def forward(self, _weight: torch.Tensor) -> torch.Tensor:
-        return torch.where(self.mask, self.centroids[self.indices], torch.zeros((), device=self.mask.device))
-
-
-def share_model_weights_(model: nn.Module, clusters: int, layers=None) -> dict[str, SharedWeight]:
-    """Replace the weight of every Linear/Conv2d (or those named in ``layers``) by its k-means
-    sharing, in place; zeros stay zero. Returns the :class:`SharedWeight` of each layer by name."""
-    found = {n: m for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))}
-    names = list(found) if layers is None else list(layers)
-    missing = [n for n in names if n not in found]
-    if missing:
-        raise ValueError(f"no Linear/Conv2d named {missing}; layers: {', '.join(found)}")
-    shared = {}
-    for name in names:
-        w = found[name].weight
-        codebook, indices = share_weights(w, clusters)
-        shared[name] = SharedWeight(codebook, indices, w.detach() != 0)
-        parametrize.register_parametrization(found[name], "weight", shared[name], unsafe=True)
-    return shared
-
-
-def product_quantize(weight: torch.Tensor, sub_dim: int, clusters: int, iters: int = 30, seed: int = 0):
-    """Product quantization of a (out, in) matrix (Gong et al. 2014): ``(codebooks (m, k, d), codes (out, m))``.
-
-    The input dimension is cut into ``m = ⌈in / d⌉`` segments of ``d = sub_dim`` columns (the last
-    zero-padded); in each, the ``out`` row pieces are clustered into ``k`` centroids.
-    """
-    if weight.dim() != 2 or sub_dim < 1:
-        raise ValueError(f"need a 2-D weight and sub_dim >= 1, got {tuple(weight.shape)}, {sub_dim}")
-    out, inp = weight.shape
-    w = nn.functional.pad(weight.detach().float(), (0, -inp % sub_dim))
-    pieces = w.reshape(out, -1, sub_dim).transpose(0, 1)  # (m, out, d)
-    books, codes = zip(*(kmeans(p, min(clusters, out), iters, "random", seed) for p in pieces))
-    return torch.stack(books), torch.stack(codes, 1)
-
-
-def pq_reconstruct(codebooks: torch.Tensor, codes: torch.Tensor, in_features: int) -> torch.Tensor:
-    """The (out, in) matrix of a product quantization: row ``i``, segment ``j`` is ``codebooks[j, codes[i, j]]``."""
-    m = torch.arange(codebooks.shape[0], device=codes.device)
-    return codebooks[m, codes].reshape(len(codes), -1)[:, :in_features]
+def plot_grid(ax, x: torch.Tensor, cfgs: dict, bins: int = 120):
+    """Histogram of ``x`` (log counts) with the grid of each ``{label: QuantConfig}`` drawn under it."""
+    values = x.detach().flatten().cpu()
+    ax.hist(values.numpy(), bins=bins, color="0.6", log=True)
+    for i, (label, cfg) in enumerate(cfgs.items()):
+        grid = grid_values(values, cfg).numpy()
+        color = f"C{i}"
+        ax.vlines(grid, 0, 1, transform=ax.get_xaxis_transform(), colors=color, lw=0.8, alpha=0.7,
+                  label=f"{label}: {len(grid)} levels in [{grid.min():.2g}, {grid.max():.2g}]")
+    ax.legend(fontsize=7)
+    return ax
