@@ -14,7 +14,6 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
@@ -24,7 +23,7 @@ run: setup                      ## execute every notebook at its defaults, write
 
 test: setup                     ## unit tests, papermill smoke runs, nbval on committed outputs
 	TQDM_DISABLE=1 $(PY) -m pytest tests
-	TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax --sanitize-with tests/nbval_sanitize.cfg notebooks
+	TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
 
 unit: setup
 	TQDM_DISABLE=1 $(PY) -m pytest tests -m "not notebook"

@@ -14,14 +14,27 @@ import gzip
 import io
 import os
 import platform
+import statistics
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils import benchmark
 from torch.utils.flop_counter import FlopCounterMode
+
+
+def _benchmark():
+    """``torch.utils.benchmark``, imported on first use without its harmless CUDA_HOME warning."""
+    import logging
+    log = logging.getLogger("torch.utils.cpp_extension")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        from torch.utils import benchmark
+    finally:
+        log.setLevel(level)
+    return benchmark
 
 
 def count_params(model: nn.Module, nonzero_only: bool = False) -> int:
@@ -133,7 +146,7 @@ def latency_ms(model, example_input: torch.Tensor, *, min_run_time: float = 0.3,
     for _ in range(warmup):
         fn(example_input)
     threads = threads or torch.get_num_threads()
-    timer = benchmark.Timer(stmt="fn(x)", globals={"fn": fn, "x": example_input}, num_threads=threads)
+    timer = _benchmark().Timer(stmt="fn(x)", globals={"fn": fn, "x": example_input}, num_threads=threads)
     m = timer.blocked_autorange(min_run_time=min_run_time)
     env = environment()
     return Latency(m.median * 1e3, m.iqr * 1e3, len(m.times), int(example_input.shape[0]), threads,
@@ -144,8 +157,9 @@ def compare_latency(baseline, candidate, example_input: torch.Tensor, *, rounds:
                     min_run_time: float = 0.1, candidate_input: torch.Tensor | None = None) -> dict:
     """Time two models in one run, interleaved over ``rounds``, and return their ratio.
 
-    ``speedup = baseline median / candidate median`` (> 1 means the candidate is faster). Taking the
-    median of interleaved rounds cancels most of the drift of a shared machine.
+    ``speedup`` is the median over rounds of ``baseline time / candidate time`` (> 1 means the
+    candidate is faster); ``baseline_ms`` and ``candidate_ms`` are the medians of each model's times.
+    Each round times both models back to back, so drift of a shared machine cancels in the ratio.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
@@ -154,9 +168,10 @@ def compare_latency(baseline, candidate, example_input: torch.Tensor, *, rounds:
     for _ in range(rounds):
         a.append(latency_ms(baseline, example_input, min_run_time=min_run_time))
         b.append(latency_ms(candidate, cand_x, min_run_time=min_run_time))
-    med = lambda xs: sorted(x.median_ms for x in xs)[len(xs) // 2]  # noqa: E731
-    base_ms, cand_ms = med(a), med(b)
-    return {"baseline_ms": base_ms, "candidate_ms": cand_ms, "speedup": base_ms / cand_ms,
+    base_ms = statistics.median(x.median_ms for x in a)
+    cand_ms = statistics.median(x.median_ms for x in b)
+    speedup = statistics.median(x.median_ms / y.median_ms for x, y in zip(a, b))
+    return {"baseline_ms": base_ms, "candidate_ms": cand_ms, "speedup": speedup,
             "batch_size": int(example_input.shape[0]), "threads": a[0].threads,
             "quantized_engine": a[0].quantized_engine, "cpu_capability": a[0].cpu_capability}
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import ticker
 import pandas as pd
 
 LABELS = {"size_bytes": "size on disk (bytes)", "macs": "MACs per image", "latency_ms": "latency (ms)",
@@ -23,7 +24,10 @@ def pareto_front(x, y) -> np.ndarray:
 
 def tradeoff_plot(df: pd.DataFrame, x: str = "size_bytes", y: str = "accuracy", label: str = "method",
                   logx: bool = True, ax=None, title: str | None = None):
-    """Scatter ``y`` against ``x`` (log x by default), one colour per ``label``, Pareto front drawn."""
+    """Scatter ``y`` against ``x``, one colour per ``label``, Pareto front drawn.
+
+    ``logx``: a log x axis when the values span more than a factor 10 (linear otherwise).
+    """
     if x not in df or y not in df:
         raise KeyError(f"columns {x!r} and {y!r} must be in the frame; it has {list(df.columns)}")
     data = df.dropna(subset=[x, y])
@@ -32,8 +36,13 @@ def tradeoff_plot(df: pd.DataFrame, x: str = "size_bytes", y: str = "accuracy", 
         ax.scatter(group[x], group[y], label=str(name), s=40, zorder=3)
     front = data[pareto_front(data[x], data[y])].sort_values(x)
     ax.step(front[x], front[y], where="post", color="k", lw=1, ls="--", label="Pareto front", zorder=2)
-    if logx:
+    xs = data[x].astype(float)
+    if logx and xs.min() > 0 and xs.max() / xs.min() > 10:
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.xaxis.set_major_formatter(ticker.EngFormatter())
+    if y == "accuracy":
+        ax.yaxis.set_major_formatter(ticker.PercentFormatter(1.0))
     ax.set_xlabel(LABELS.get(x, x))
     ax.set_ylabel(LABELS.get(y, y))
     ax.grid(True, alpha=0.3)

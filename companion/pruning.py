@@ -14,7 +14,8 @@ neither the bytes of a ``state_dict`` nor the speed of a dense matmul: see
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -149,15 +150,15 @@ def gauss_newton_diagonal(model: nn.Module, x: torch.Tensor, layers=None) -> dic
     was_training = model.training
     try:
         model.eval()
-        with torch.enable_grad():
+        with torch.enable_grad():  # Pruner.prune_ runs under no_grad
             logp = torch.log_softmax(model(x), -1)
-        probs = logp.detach().exp()
-        feats = {n: _layer_features(m, inputs[n]) for n, m in named.items()}
-        total = {n: torch.zeros_like(m.weight, dtype=torch.float32) for n, m in named.items()}
-        for c in range(logp.shape[-1]):
-            grads = torch.autograd.grad(logp[:, c].sum(), [outputs[n] for n in named], retain_graph=True)
-            for (n, m), g in zip(named.items(), grads):
-                total[n] += _sq_grad_sum(m, feats[n], g.detach(), probs[:, c])
+            probs = logp.detach().exp()
+            feats = {n: _layer_features(m, inputs[n]) for n, m in named.items()}
+            total = {n: torch.zeros_like(m.weight, dtype=torch.float32) for n, m in named.items()}
+            for c in range(logp.shape[-1]):
+                grads = torch.autograd.grad(logp[:, c].sum(), [outputs[n] for n in named], retain_graph=True)
+                for (n, m), g in zip(named.items(), grads):
+                    total[n] += _sq_grad_sum(m, feats[n], g.detach(), probs[:, c])
     finally:
         for h in handles:
             h.remove()
@@ -257,7 +258,7 @@ class Pruner:
                 s = obd_saliency(w, self.hessian[name].to(w.device))
             else:
                 s = torch.rand(w.shape, generator=self._generator).to(w.device)
-            out[name] = s.masked_fill(~self.masks[name], float("-inf"))
+            out[name] = s.masked_fill(~self.masks[name].to(w.device), float("-inf"))
         return out
 
     @torch.no_grad()
@@ -274,9 +275,11 @@ class Pruner:
 
     @torch.no_grad()
     def apply_(self) -> None:
-        """Zero the pruned weights in place: ``w ← w ⊙ mask``."""
+        """Zero the pruned weights in place: ``w ← w ⊙ mask`` (masks follow the weights' device)."""
         for name, m in self.layers.items():
-            m.weight.mul_(self.masks[name].to(m.weight.device))
+            if self.masks[name].device != m.weight.device:
+                self.masks[name] = self.masks[name].to(m.weight.device)
+            m.weight.mul_(self.masks[name])
 
     def __call__(self, model: nn.Module, step: int) -> None:
         """``fit``'s ``step_callback``: raise the sparsity on schedule, then re-apply the masks."""
@@ -311,3 +314,119 @@ def prune_(model: nn.Module, config: PruneConfig, **kwargs) -> Pruner:
     pruner = Pruner(model, config, **kwargs)
     pruner.prune_()
     return pruner
+
+
+# ---------------------------------------------------------------- workflows: fine-tuning, sensitivity, lottery
+def with_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> Pruner:
+    """A :class:`Pruner` holding given ``masks`` (``{layer: bool}``), applied to ``model`` at once."""
+    pruner = Pruner(model, PruneConfig(sparsity=0.0, layers=tuple(masks)))
+    pruner.masks = {n: m.clone().to(pruner.layers[n].weight.device) for n, m in masks.items()}
+    pruner.apply_()
+    return pruner
+
+
+SCHEDULES = ("one-shot", "iterative", "gradual")
+
+
+def prune_and_finetune(model: nn.Module, config: PruneConfig, train_data, train_config, *, schedule: str = "iterative",
+                       cycles: int = 3, ramp: float = 0.5, frequency: int = 10, hessian_fn=None,
+                       device="cpu") -> Pruner:
+    """Prune ``model`` in place to ``config.sparsity`` while retraining, all schedules on one budget.
+
+    - ``"one-shot"``: prune once, retrain ``train_config.epochs`` with the mask fixed;
+    - ``"iterative"``: Han et al.'s prune → retrain cycles, ``cycles`` of them, the k-th pruning to
+      Zhu & Gupta's ``polynomial_sparsity(k, s, 0, cycles)``; each retrains ``epochs // cycles``
+      epochs with a fresh learning-rate schedule;
+    - ``"gradual"``: Zhu & Gupta's per-step version: masks raised every ``frequency`` optimizer
+      steps on the cubic ramp over the first ``ramp`` of all steps, then retraining at the target.
+    Masks are re-applied after every optimizer step. Returns the :class:`Pruner`.
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if not 0.0 < ramp <= 1.0:
+        raise ValueError(f"ramp must be in (0, 1], got {ramp}")
+    if cycles < 1:
+        raise ValueError(f"cycles must be >= 1, got {cycles}")
+    from .train import fit  # local import: companion.train does not need pruning
+    kwargs = {"hessian_fn": hessian_fn} if config.criterion == "obd" else {}
+    n = len(train_data) if train_config.max_train is None else min(len(train_data), train_config.max_train)
+    steps = train_config.epochs * -(-n // train_config.batch_size)
+    if schedule == "iterative" and cycles > 1 and train_config.epochs >= cycles:
+        cycle_config = replace(train_config, epochs=train_config.epochs // cycles)
+        pruner = Pruner(model, config, **kwargs)
+        for k in range(1, cycles + 1):
+            pruner.prune_(polynomial_sparsity(k, config.sparsity, 0, cycles))
+            fit(model, train_data, cycle_config, device=device, step_callback=pruner, desc=f"cycle {k}/{cycles}")
+        return pruner
+    if schedule == "gradual" and steps >= 2:
+        gradual = GradualConfig(begin_step=0, end_step=max(1, int(ramp * steps)), frequency=min(frequency, steps))
+        pruner = Pruner(model, config, gradual, **kwargs)
+    else:
+        pruner = prune_(model, config, **kwargs)
+    fit(model, train_data, train_config, device=device, step_callback=pruner, desc=f"{schedule} {config.sparsity}")
+    if pruner.sparsity() < config.sparsity - 1e-3:
+        pruner.prune_()  # a gradual schedule cut short by too few steps: reach the target anyway
+    return pruner
+
+
+def layer_sensitivity(model: nn.Module, evaluate_fn, sparsities, layers=None) -> list[dict]:
+    """Accuracy when one layer alone is magnitude-pruned, without retraining (Han et al. 2015, Fig. 6).
+
+    ``evaluate_fn(model) -> accuracy``; one row ``{layer, sparsity, accuracy}`` per pair.
+    """
+    rows = []
+    for name in prunable_layers(model, layers):
+        for s in sparsities:
+            pruned = copy.deepcopy(model)
+            prune_(pruned, PruneConfig(sparsity=s, layers=(name,)))
+            rows.append({"layer": name, "sparsity": s, "accuracy": evaluate_fn(pruned)})
+    return rows
+
+
+@dataclass(frozen=True)
+class LotteryConfig:
+    """Frankle & Carbin's iterative magnitude pruning with rewinding: ``rounds`` of train → prune
+    ``rate`` of the remaining weights of each layer (``output_rate`` for the last; ``None`` = rate/2,
+    as in the paper) → rewind the survivors to their initial values."""
+
+    rounds: int = 5
+    rate: float = 0.5
+    output_rate: float | None = None
+
+    def __post_init__(self):
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
+        for name, r in (("rate", self.rate), ("output_rate", self.output_rate)):
+            if r is not None and not 0.0 < r < 1.0:
+                raise ValueError(f"{name} must be in (0, 1), got {r}")
+
+
+def lottery_ticket(make_model, train_fn, evaluate_fn, config: LotteryConfig, seed: int = 0) -> list[dict]:
+    """Winning tickets vs random re-initialisation (Frankle & Carbin 2019), one row per round.
+
+    ``make_model(seed)`` builds a freshly initialised model; ``train_fn(model, pruner)`` trains it
+    in place with ``pruner`` as step callback; ``evaluate_fn(model) -> accuracy``. Round 0 trains
+    the dense net from θ₀; round r trains θ₀ ⊙ m_r (the ticket) and, with the same mask, a new
+    random initialisation (``seed + 1000 + r``). Masks come from the trained ticket of the round before.
+    """
+    init = copy.deepcopy(make_model(seed).state_dict())
+    names = list(prunable_layers(make_model(seed)))
+    rates = {n: config.rate for n in names}
+    rates[names[-1]] = config.output_rate or config.rate / 2
+    masks, rows = None, []
+    for r in range(config.rounds + 1):
+        ticket = make_model(seed)
+        ticket.load_state_dict(init)
+        pruner = with_masks(ticket, masks) if masks else Pruner(ticket, PruneConfig(sparsity=0.0))
+        train_fn(ticket, pruner)
+        row = {"round": r, "sparsity": pruner.sparsity(), "ticket_accuracy": evaluate_fn(ticket),
+               "reinit_accuracy": None}
+        if masks:
+            reinit = make_model(seed + 1000 + r)
+            train_fn(reinit, with_masks(reinit, masks))
+            row["reinit_accuracy"] = evaluate_fn(reinit)
+        rows.append(row)
+        scores = {n: m.weight.detach().abs().masked_fill(~pruner.masks[n].to(m.weight.device), float("-inf"))
+                  for n, m in pruner.layers.items()}
+        masks = {n: score_mask(s, 1 - (1 - rates[n]) ** (r + 1)) for n, s in scores.items()}
+    return rows

@@ -94,3 +94,14 @@ def collect(path) -> pd.DataFrame:
             rows.extend({**r, "source": str(f)} for r in data)
     columns = list(SCHEMA) + sorted({k for r in rows for k in r} - set(SCHEMA))
     return pd.DataFrame(rows, columns=columns)
+
+
+def formatted(df: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
+    """A copy of ``df`` with the named columns rendered as strings (``{"accuracy": "{:.2%}"}``).
+
+    Plain text, unlike a pandas ``Styler``, so notebooks show the same table in every viewer.
+    """
+    out = df.copy()
+    for col, fmt in formats.items():
+        out[col] = [fmt.format(v) if v is not None and v == v else "–" for v in out[col]]
+    return out

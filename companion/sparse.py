@@ -223,3 +223,4 @@ def to_sparse_linear(model: nn.Module) -> nn.Module:
     model = copy.deepcopy(model).eval()
     swap_(model)
     return model
+

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import Splits, loader, subset
 from .models import build_model

@@ -20,6 +20,8 @@ def test_tradeoff_plot_and_save(tmp_path):
     df = pd.DataFrame({"method": ["a", "b", "c"], "size_bytes": [10, 100, 1000], "accuracy": [0.5, 0.8, 0.7]})
     ax = plots.tradeoff_plot(df, "size_bytes", "accuracy")
     assert ax.get_xscale() == "log"
+    narrow = plots.tradeoff_plot(df.assign(size_bytes=[10, 11, 12]), "size_bytes", "accuracy")
+    assert narrow.get_xscale() == "linear"
     paths = plots.save_figure(ax.figure, tmp_path / "figs" / "t")
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"

@@ -6,11 +6,14 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 from torch.nn.utils import prune as torch_prune
 
+from companion.measure import count_macs, count_params
 from companion.models import LeNet5, LeNet300, ResNetSmall
-from companion.pruning import (GradualConfig, PruneConfig, Pruner, gauss_newton_diagonal, global_masks,
-                               magnitude_mask, obd_saliency, polynomial_sparsity, prune_, score_mask, sparsity_of)
+from companion.pruning import (GradualConfig, LotteryConfig, PruneConfig, Pruner, gauss_newton_diagonal, global_masks,
+                               layer_sensitivity, lottery_ticket, magnitude_mask, obd_saliency, polynomial_sparsity,
+                               prune_, prune_and_finetune, score_mask, sparsity_of)
 from companion.sparse import (SparseLinear, decode_relative, encode_relative, load_sparse, pack_bits, save_sparse,
                               to_sparse_linear, unpack_bits)
+from companion.structured import FilterPruneConfig, channel_counts, filters_to_remove, l1_filter_norms, prune_filters
 from companion.train import TrainConfig, fit
 
 
@@ -250,3 +253,85 @@ def test_sparse_linear_matches_dense():
     assert isinstance(sparse.fc1, SparseLinear) and isinstance(model.fc1, nn.Linear)
     x = torch.randn(5, 1, 28, 28)
     torch.testing.assert_close(sparse(x), model.eval()(x), rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------- workflows
+def test_prune_and_finetune_schedules_reach_the_exact_target():
+    data = _tiny_data(256)
+    for schedule in ("one-shot", "iterative", "gradual"):
+        torch.manual_seed(0)
+        model = LeNet300()
+        pruner = prune_and_finetune(model, PruneConfig(sparsity=0.8, scope="global"), data,
+                                    TrainConfig(epochs=2, batch_size=64), schedule=schedule, cycles=2, frequency=2)
+        assert pruner.sparsity() == pytest.approx(0.8, abs=1e-5), schedule
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        prune_and_finetune(LeNet300(), PruneConfig(), data, TrainConfig(epochs=1), schedule="cubic")
+
+
+def test_layer_sensitivity_prunes_one_layer_at_a_time():
+    model = LeNet300()
+    seen = []
+    rows = layer_sensitivity(model, lambda m: seen.append(sparsity_of([m.fc1.weight, m.fc2.weight])) or 0.5, [0.0, 0.5])
+    assert [(r["layer"], r["sparsity"]) for r in rows] == [(n, s) for n in ("fc1", "fc2", "fc3") for s in (0.0, 0.5)]
+    assert seen[1] == pytest.approx(0.5 * 235_200 / (235_200 + 30_000), abs=1e-4)  # fc1 alone at 0.5
+    assert sparsity_of([model.fc1.weight]) == 0.0  # the original is untouched
+
+
+def test_lottery_ticket_rewinds_to_the_initial_weights():
+    def make(seed):
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+    init = make(0).state_dict()
+    starts = []
+    def train_fn(model, pruner):
+        starts.append({k: v.clone() for k, v in model.state_dict().items()})
+        fit(model, _tiny_data(64), TrainConfig(epochs=1, batch_size=32), device="cpu", step_callback=pruner)
+    rows = lottery_ticket(make, train_fn, lambda m: 0.1, LotteryConfig(rounds=2, rate=0.5), seed=0)
+    assert [r["round"] for r in rows] == [0, 1, 2] and rows[0]["reinit_accuracy"] is None
+    assert rows[1]["sparsity"] == pytest.approx((0.5 * 784 * 32 + 0.25 * 320) / (784 * 32 + 320), abs=1e-4)
+    assert rows[2]["sparsity"] > rows[1]["sparsity"]
+    ticket, reinit = starts[1], starts[2]  # round 1: ticket first, then the random re-init
+    kept = ticket["1.weight"] != 0
+    assert torch.equal(ticket["1.weight"][kept], init["1.weight"][kept])  # survivors rewound to θ₀
+    assert torch.equal(reinit["1.weight"] != 0, kept) and not torch.equal(reinit["1.weight"], ticket["1.weight"])
+    with pytest.raises(ValueError, match=r"rate must be in \(0, 1\)"):
+        LotteryConfig(rate=1.0)
+
+
+# ---------------------------------------------------------------- structured pruning
+def test_l1_filter_norms_and_choice():
+    w = torch.zeros(3, 2, 2, 2)
+    w[0] += 1.0
+    w[1] -= 0.1
+    w[2, 0, 0, 0] = 5.0
+    assert l1_filter_norms(w).tolist() == pytest.approx([8.0, 0.8, 5.0])
+    assert filters_to_remove(w, 1 / 3) == [1]
+
+
+def test_prune_filters_gives_a_smaller_equivalent_dense_model():
+    torch.manual_seed(0)
+    model = LeNet5().eval()
+    x = torch.randn(3, 1, 28, 28)
+    slim, removed = prune_filters(model, FilterPruneConfig(ratio=0.5), x[:1])
+    assert channel_counts(slim) == {"conv1": 10, "conv2": 25, "fc1": 500, "fc2": 10}
+    assert slim.conv2.in_channels == 10 and slim.fc1.in_features == 25 * 4 * 4
+    assert slim(x).shape == model(x).shape == (3, 10)
+    assert count_params(slim) < count_params(model) and count_macs(slim, x[:1]) < count_macs(model, x[:1])
+    assert channel_counts(model)["conv1"] == 20  # the original is untouched
+    zeroed = LeNet5().eval()  # the same network with the removed filters silenced gives the same outputs
+    zeroed.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        for name, idx in removed.items():
+            getattr(zeroed, name).weight[idx] = 0
+            getattr(zeroed, name).bias[idx] = 0
+    torch.testing.assert_close(slim(x), zeroed(x), rtol=1e-4, atol=1e-5)
+
+
+def test_prune_filters_bad_settings():
+    x = torch.randn(1, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"ratio must be in \[0, 1\)"):
+        FilterPruneConfig(ratio=1.0)
+    with pytest.raises(ValueError, match="no prunable layer"):
+        prune_filters(LeNet5(), FilterPruneConfig(layers=("conv3",)), x)
+    with pytest.raises(ValueError, match="changed the output shape"):
+        prune_filters(LeNet5(), FilterPruneConfig(layers=("fc2",)), x)

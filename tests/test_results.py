@@ -70,3 +70,11 @@ def test_a_crash_during_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
         results.record([row(method="new")], path)
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_formatted_renders_strings_and_missing():
+    import pandas as pd
+    df = pd.DataFrame({"accuracy": [0.5, None], "n": [1000, 2]})
+    out = results.formatted(df, {"accuracy": "{:.1%}", "n": "{:,}"})
+    assert out["accuracy"].tolist() == ["50.0%", "–"] and out["n"].tolist() == ["1,000", "2"]
+    assert df["n"].tolist() == [1000, 2]
