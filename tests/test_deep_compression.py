@@ -85,3 +85,8 @@ def test_pipeline_on_tiny_data(tmp_path):
     path = save_compressed(model, tmp_path / "lenet.dc")
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in load_compressed(path).items())
     assert size_bytes(path).bytes * 20 < size_bytes(LeNet300()).bytes
+
+
+def test_unknown_scope_raises():
+    with pytest.raises(ValueError, match="scope must be one of"):
+        DeepCompressionConfig(scope="row")

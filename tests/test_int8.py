@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from companion.int8 import (ENGINES, ORT, TORCH_ENGINES, EngineModel, OrtModel, available_engines, check_engine,
-                            export_onnx, quantize_fx, quantize_onnx, quantized_engine, save_model)
+                            export_onnx, latency_table, quantize_fx, quantize_onnx, quantized_engine, save_model)
 from companion.measure import size_bytes
 from companion.models import ResNetSmall
 
@@ -82,3 +82,10 @@ def test_onnx_fp32_and_int8_agree_with_torch(setup, tmp_path):
     out = OrtModel(int8)(x)
     assert (out - ref).abs().max() <= TOLERANCE * ref.abs().max()
     assert size_bytes(int8).bytes * 3 < size_bytes(fp32).bytes
+
+
+def test_latency_table_rows():
+    fp32, other = torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)
+    rows = latency_table(fp32, {"a": other}, {1: torch.randn(1, 8), 4: torch.randn(4, 8)}, rounds=1, min_run_time=0.01)
+    assert [(r["engine"], r["batch"]) for r in rows] == [("a", 1), ("a", 4)]
+    assert all(r["fp32_ms"] > 0 and r["candidate_ms"] > 0 and r["speedup"] == r["fp32_ms"] / r["candidate_ms"] for r in rows)

@@ -6,7 +6,7 @@ from torch import nn
 from companion.models import ResNetSmall
 from companion.quantization import (ActFakeQuant, QuantConfig, affine_qparams, calibrate_, calibrate_range,
                                     fake_quantize, fake_quantize_model, fake_quantize_tensor, fold_batchnorm,
-                                    qparams, quantization_mse, quantize)
+                                    grid_values, layer_input, qparams, quantization_mse, quantize)
 
 
 @pytest.fixture
@@ -156,3 +156,12 @@ def test_fake_quantized_model_at_8_bits_is_close_and_trains():
     assert (q2(x) - ref).abs().mean() > (q(x) - ref).abs().mean()
     q(x).sum().backward()  # QAT: gradients reach the float weights through the STE
     assert q.fc.parametrizations.weight.original.grad.abs().sum() > 0
+
+
+def test_layer_input_and_grid_values():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    x = torch.randn(5, 4)
+    seen = layer_input(model, "2", x)
+    assert torch.equal(seen, torch.relu(model[0](x)))
+    grid = grid_values(torch.tensor([0.0, 1.5]), QuantConfig(bits=2, symmetric=False))
+    assert torch.allclose(grid, torch.tensor([0.0, 0.5, 1.0, 1.5]))
