@@ -7,8 +7,9 @@ Targets (issue 7), on 2 CPU cores:
 
 The packed layer is timed end to end (float input → signs packed → XNOR/popcount → float output);
 the kernel alone (input already packed, int32 output) is recorded beside it. PyTorch runs on its
-default threads (2 here; the targets), and again on one thread like the numba kernels. Every ratio is measured in one interleaved run
-(``compare_latency``); the load average is recorded because the machine may be shared.
+default threads (2 here; the targets), and again on one thread like the numba kernels. Every ratio
+is measured in one interleaved run (``compare_latency``); the load average is recorded because the
+machine may be shared.
 
 Usage: ``python benchmarks/bench_binarization.py [--no-notebook]``
 """
@@ -22,7 +23,7 @@ import torch
 
 from _common import ROOT, write_bench
 from companion import bitpack
-from companion.packed import PackedLayer
+from companion.packed import PackedLayer, torch_threads
 from companion.binarization import BinaryConv2d, BinaryLinear, sign
 from companion.measure import compare_latency
 
@@ -47,12 +48,8 @@ def measure(kind: str, cin: int, cout: int, batch: int, size: int = 16) -> dict:
     with torch.no_grad():
         exact = torch.equal(packed(x), float_reference(kind, x, fp32.weight))
     end_to_end = compare_latency(fp32, packed, x, rounds=ROUNDS, min_run_time=MIN_RUN_TIME)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same thread count as the numba kernels: robust to a busy machine
-    try:
+    with torch_threads(1):  # the same thread count as the numba kernels: robust to a busy machine
         one_thread = compare_latency(fp32, packed, x, rounds=ROUNDS, min_run_time=MIN_RUN_TIME)
-    finally:
-        torch.set_num_threads(threads)
     xp = bitpack.pack_signs(x) if kind == "linear" else bitpack.pack_signs_nchw(x)
     w = packed.planes["sign"]
     kernel = (lambda _: bitpack.xnor_linear(xp, w, cin)) if kind == "linear" else \

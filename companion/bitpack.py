@@ -100,7 +100,7 @@ def _pack_rows(x, out):
 
 @njit(cache=True)
 def _pack_nchw(x, out):
-    """x float32 (B, C, H, W) → out uint64 (B, H, W, ⌈C/64⌉): channel c of a pixel → bit c % 64 of word c // 64."""
+    """x float32 (B, C, H, W) → out uint64 (B, H, W, ⌈C/64⌉); channel c → bit c % 64 of word c // 64."""
     batch, c, h, w = x.shape
     out[:] = 0
     for b in range(batch):

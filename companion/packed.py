@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .binarization import BinarizeConfig, BinaryConv2d, BinaryLinear, BinaryNet, binary_layers, input_scale
-from .measure import latency_ms
-from .bitpack import (_numpy, binary_conv2d, binary_linear, pack_bits, pack_conv_weight, pack_linear_weight, pack_pm1,
+from .bitpack import (_numpy, binary_conv2d, binary_linear, pack_bits, pack_conv_weight, pack_linear_weight,
                       pack_signs, pack_signs_nchw, unpack_bits, unpack_pm1, xnor_conv2d, xnor_linear)
+from .measure import latency_ms
 
 
 class PackedLayer(nn.Module):
@@ -160,7 +161,8 @@ def save_packed(model: nn.Module, folder) -> Path:
     arrays = {f"{n}.{k}": v for n, layer in layers.items() for k, v in layer.planes.items()}
     arrays.update(model.state_dict())
     folder = save_arrays(arrays, folder)
-    meta = {"config": vars(model.config), "arch": model.arch, "layers": {n: sorted(m.planes) for n, m in layers.items()}}
+    meta = {"config": vars(model.config), "arch": model.arch,
+            "layers": {n: sorted(m.planes) for n, m in layers.items()}}
     (folder / "meta.json").write_text(json.dumps(meta, indent=1))
     return folder
 
@@ -197,6 +199,17 @@ def size_report(model: nn.Module, packed_folder, fp32_folder) -> list[dict]:
                      "fp32_bytes": fp32.stat().st_size, "packed_bytes": packed,
                      "ratio": fp32.stat().st_size / packed})
     return rows
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with PyTorch on ``n`` intra-op threads (e.g. 1, like the numba kernels), then restore."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def record_calls(model: nn.Module, x: torch.Tensor, names) -> list[tuple[str, nn.Module, torch.Tensor]]:

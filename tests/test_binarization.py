@@ -8,8 +8,8 @@ from companion import bitpack, packed as pk
 from companion.binarization import (BinarizeConfig, BinaryConv2d, BinaryLinear, BinaryNet, SignSTE,
                                     binarize_weight, clip_latent_weights_, filter_scale, hard_sigmoid, input_scale,
                                     sign, ste_sign, stochastic_sign, ternarize, ternary_threshold, train_binary)
-from companion.bitpack import (n_words, pack_bits, pack_conv_weight, pack_linear_weight, pack_pm1, pack_signs, unpack_bits,
-                               unpack_pm1, xnor_conv2d, xnor_linear)
+from companion.bitpack import (n_words, pack_bits, pack_conv_weight, pack_linear_weight, pack_pm1, pack_signs,
+                               unpack_bits, unpack_pm1, xnor_conv2d, xnor_linear)
 from companion.train import TrainConfig
 
 
@@ -274,3 +274,7 @@ def test_stage_latency_splits_the_packed_layers():
     assert ("fc3", "xnor-popcount kernel") in stages and ("conv2", "pack signs") in stages
     assert ("conv1", "BinaryConv2d") in stages and sum(s[0] == "act" for s in stages) == 3
     assert all(r["ms"] >= 0 for r in rows)
+    before = torch.get_num_threads()
+    with pk.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
