@@ -181,7 +181,27 @@ def save_state_dict(model: nn.Module, path) -> Path:
     """Save ``model.state_dict()`` to ``path`` atomically and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as f:
-        torch.save(model.state_dict(), f)
-    os.replace(f.name, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(model.state_dict(), f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def torchvision_check(name: str, resolution: int = 224) -> dict:
+    """Our MAC count of a torchvision model next to the GFLOPS torchvision publishes (which are GMACs).
+
+    Needs no weights: the published figure is in the weights' metadata (``meta["_ops"]``).
+    """
+    from torchvision.models import get_model, get_model_weights
+
+    weights = get_model_weights(name).DEFAULT
+    model = get_model(name, weights=None)
+    macs = count_macs(model, torch.zeros(1, 3, resolution, resolution))
+    published = weights.meta["_ops"] * 1e9
+    return {"model": name, "params": count_params(model), "published_params": weights.meta["num_params"],
+            "macs": macs, "published_macs": published, "relative_error": macs / published - 1}

@@ -171,8 +171,12 @@ def cache_key(model_name: str, model_kwargs: dict, dataset: str, config: TrainCo
 def _atomic_save(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def train_cached(model_name: str, splits: Splits, config: TrainConfig, *, device="auto",
@@ -205,16 +209,20 @@ BASELINE_EPOCHS = {"lenet300": 8, "lenet5": 6, "resnet_small": 4}
 SMOKE_TRAIN = 512  # training examples in a smoke run
 
 
-def baseline_config(model_name: str, smoke: bool = False, seed: int = 0) -> TrainConfig:
-    """The training recipe every notebook uses for the dense baselines (so the cache is shared)."""
+def baseline_config(model_name: str, smoke: bool = False, seed: int = 0, epochs: int | None = None) -> TrainConfig:
+    """The training recipe every notebook uses for the dense baselines (so the cache is shared).
+
+    Adam, lr 1e-3 with cosine decay, batch 128, :data:`BASELINE_EPOCHS` epochs (``epochs`` overrides);
+    ``smoke``: one epoch on the first :data:`SMOKE_TRAIN` images.
+    """
     if model_name not in BASELINE_EPOCHS:
         raise ValueError(f"no baseline recipe for {model_name!r}; known: {', '.join(BASELINE_EPOCHS)}")
     if smoke:
         return TrainConfig(epochs=1, seed=seed, max_train=SMOKE_TRAIN)
-    return TrainConfig(epochs=BASELINE_EPOCHS[model_name], seed=seed)
+    return TrainConfig(epochs=BASELINE_EPOCHS[model_name] if epochs is None else epochs, seed=seed)
 
 
-def baseline(model_name: str, splits: Splits, *, smoke: bool = False, seed: int = 0,
-             device="auto") -> tuple[nn.Module, dict]:
+def baseline(model_name: str, splits: Splits, *, smoke: bool = False, seed: int = 0, device="auto",
+             epochs: int | None = None) -> tuple[nn.Module, dict]:
     """The trained dense baseline ``model_name`` (from the cache when it was trained before)."""
-    return train_cached(model_name, splits, baseline_config(model_name, smoke, seed), device=device)
+    return train_cached(model_name, splits, baseline_config(model_name, smoke, seed, epochs), device=device)

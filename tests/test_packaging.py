@@ -1,0 +1,50 @@
+"""The set-up files agree: pyproject ranges, constraints pins, environment.yml."""
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pins():
+    out = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            out[re.sub(r"[-_.]+", "-", name.lower())] = version
+    return out
+
+
+def deps():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]]
+
+
+def test_every_dependency_is_pinned_within_its_range():
+    p = pins()
+    for req in deps():
+        name = re.sub(r"[-_.]+", "-", req.name.lower())
+        assert name in p, f"{req.name} is in pyproject.toml but not pinned in constraints.txt"
+        assert req.specifier.contains(p[name], prereleases=True), f"{name}=={p[name]} is outside {req.specifier}"
+
+
+def test_torch_pins_are_the_local_wheels():
+    assert pins()["torch"] == "2.14.1" and pins()["torchvision"] == "0.29.1"
+
+
+def test_environment_yml_agrees_with_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    from packaging.specifiers import SpecifierSet
+    assert SpecifierSet(requires).contains(python.split("=")[1] + ".0")
+    pip = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
+    assert "-c constraints.txt" in pip and any(p.startswith("-e .") for p in pip)
+    for line in pip:
+        if "==" in line:
+            name, version = line.split("==")
+            assert pins()[name] == version, f"environment.yml pins {line}, constraints.txt {pins()[name]}"

@@ -1,0 +1,110 @@
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from companion import train
+from companion.data import load_dataset
+from companion.train import TrainConfig
+
+
+def toy_data(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 2, 2, generator=g)
+    y = (x.flatten(1).sum(1) > 0).long()
+    return TensorDataset(x, y)
+
+
+def toy_model():
+    return nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"epochs": -1}, "epochs must be >= 0"), ({"lr": 0}, "lr must be > 0"),
+    ({"batch_size": 0}, "batch_size must be >= 1"), ({"optimizer": "rmsprop"}, "optimizer must be one of"),
+    ({"schedule": "step"}, "schedule must be one of"), ({"max_train": 0}, "max_train must be >= 1"),
+])
+def test_config_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_devices():
+    assert train.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert train.resolve_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
+        train.resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            train.resolve_device("cuda")
+
+
+def test_fit_learns_and_calls_back():
+    data = toy_data()
+    torch.manual_seed(0)
+    model = toy_model()
+    before = train.evaluate(model, data, device="cpu")
+    steps = []
+    hist = train.fit(model, data, TrainConfig(epochs=3, lr=0.05, batch_size=32), device="cpu",
+                     step_callback=lambda m, s: steps.append(s), test_data=data)
+    assert steps == list(range(1, 3 * 8 + 1))
+    assert hist[-1]["loss"] < hist[0]["loss"]
+    assert hist[-1]["test_accuracy"] > max(before, 0.9)
+
+
+def test_fit_is_deterministic_and_max_train_limits():
+    data = toy_data()
+    weights = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        m = toy_model()
+        train.fit(m, data, TrainConfig(epochs=1, seed=5), device="cpu")
+        weights.append(m[1].weight.detach().clone())
+    assert torch.equal(*weights)
+    calls = []
+    train.fit(toy_model(), data, TrainConfig(epochs=1, batch_size=10, max_train=30), device="cpu",
+              step_callback=lambda m, s: calls.append(s))
+    assert len(calls) == 3
+
+
+def test_custom_loss_fn_is_used():
+    seen = []
+
+    def loss_fn(model, x, y):
+        seen.append(x.shape[0])
+        return model(x).pow(2).mean()
+
+    train.fit(toy_model(), toy_data(64), TrainConfig(epochs=1, batch_size=16), device="cpu", loss_fn=loss_fn)
+    assert seen == [16, 16, 16, 16]
+
+
+def test_evaluate_on_a_hand_made_model():
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    y = torch.tensor([0, 1, 1, 1])
+    ident = nn.Linear(2, 2, bias=False)
+    ident.weight.data = torch.eye(2)
+    assert train.evaluate(ident, TensorDataset(x, y), device="cpu") == pytest.approx(0.75)
+
+
+def test_train_cached_reuses_the_checkpoint(isolated_cache):
+    splits = load_dataset()
+    cfg = TrainConfig(epochs=1, max_train=64, seed=3)
+    m1, info1 = train.train_cached("lenet300", splits, cfg, device="cpu")
+    m2, info2 = train.train_cached("lenet300", splits, cfg, device="cpu")
+    assert not info1["cached"] and info2["cached"] and info1["path"] == info2["path"]
+    assert info1["path"].startswith(str(isolated_cache))
+    for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):
+        assert torch.equal(a, b)
+    ckpt = torch.load(info1["path"], weights_only=True)
+    assert set(ckpt) == {"state_dict", "history"} and len(ckpt["history"]) == 1
+    _, info3 = train.train_cached("lenet300", splits, TrainConfig(epochs=1, max_train=64, seed=4), device="cpu")
+    assert info3["key"] != info1["key"] and not info3["cached"]
+    assert not list(isolated_cache.glob("*.tmp*"))
+
+
+def test_baseline_recipes():
+    assert train.baseline_config("resnet_small").epochs == train.BASELINE_EPOCHS["resnet_small"]
+    assert train.baseline_config("lenet5", smoke=True).max_train == train.SMOKE_TRAIN
+    assert train.baseline_config("lenet5", epochs=2).epochs == 2
+    with pytest.raises(ValueError, match="no baseline recipe for 'vgg'"):
+        train.baseline_config("vgg")
