@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from .train import TrainConfig, fit, predict, resolve_device
+from .train import TrainConfig, fit, predict, resolve_device, seed_everything
 
 
 # ---------------------------------------------------------------- configs
@@ -47,16 +47,22 @@ class KDConfig:
 
 @dataclass(frozen=True)
 class HintConfig:
-    """FitNets stage 1: ``epochs`` of hint training (student up to its guided layer + regressor) at ``lr``."""
+    """FitNets stage 1: ``epochs`` of hint training (student up to its guided layer + regressor) at ``lr``.
 
-    epochs: int = 2
+    ``max_train`` limits stage 1 to the first training images (the teacher runs on every batch).
+    """
+
+    epochs: int = 1
     lr: float = 1e-3
+    max_train: int | None = None
 
     def __post_init__(self):
         if self.epochs < 1:
             raise ValueError(f"hint epochs must be >= 1, got {self.epochs}")
         if not self.lr > 0:
             raise ValueError(f"hint lr must be > 0, got {self.lr}")
+        if self.max_train is not None and self.max_train < 1:
+            raise ValueError(f"hint max_train must be >= 1 or None, got {self.max_train}")
 
 
 # ---------------------------------------------------------------- pure tensor functions
@@ -218,7 +224,7 @@ class HintNet(nn.Module):
 
 def train_hints(student: nn.Module, guided: nn.Module, teacher: nn.Module, hint: nn.Module,
                 train_data: TensorDataset, config: HintConfig, *, seed: int = 0, batch_size: int = 128,
-                max_train: int | None = None, device="auto") -> tuple[HintNet, list[dict]]:
+                device="auto") -> tuple[HintNet, list[dict]]:
     """FitNets stage 1: train ``student`` up to ``guided`` (+ a regressor) to predict the teacher's ``hint``.
 
     The teacher runs in eval mode without gradients; its hint features come from a forward hook.
@@ -236,7 +242,8 @@ def train_hints(student: nn.Module, guided: nn.Module, teacher: nn.Module, hint:
             target = intermediate(teacher, hint, x)
         return hint_loss(model(x), target)
 
-    cfg = TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=batch_size, seed=seed, max_train=max_train)
+    cfg = TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=batch_size, seed=seed,
+                      max_train=config.max_train)
     history = fit(net, train_data, cfg, device=dev, loss_fn=loss_fn, desc="hints")
     return net, history
 
@@ -262,8 +269,28 @@ class ThinCNN(nn.Module):
         return self.fc(torch.flatten(self.pool(torch.relu(self.conv2(x))), 1))
 
 
-def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+class MLP(nn.Module):
+    """A fully connected student like Hinton et al.'s MNIST nets: flatten → hidden ReLU layers → linear.
+
+    ``hidden=(256, 256)`` (Hinton et al.'s 2×800 student, thinner): 269,322 parameters and as many
+    MACs on 28×28 grey input.
+    """
+
+    def __init__(self, input_shape=(1, 28, 28), num_classes: int = 10, hidden=(256, 256)):
+        super().__init__()
+        sizes, layers = [int(torch.tensor(input_shape).prod()), *hidden], [nn.Flatten()]
+        for a, b in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], num_classes))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def _conv_relu(cin: int, cout: int, batch_norm: bool) -> list[nn.Module]:
+    if batch_norm:
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU()]
 
 
 class ThinDeepCNN(nn.Module):
@@ -271,16 +298,18 @@ class ThinDeepCNN(nn.Module):
 
     Stages of ``widths`` channels at 28, 14 and 7 pixels (2×2 max-pool between), global average
     pooling, linear. ``widths=(8, 16, 32), depth=3``: 9 conv layers, about 30 K parameters.
+    ``batch_norm=False`` gives the plain stack FitNets trained (harder to train from scratch).
     ``guided`` is the output of the second stage (the layer FitNets guides with the teacher's hint).
     """
 
-    def __init__(self, input_shape=(1, 28, 28), num_classes: int = 10, widths=(8, 16, 32), depth: int = 3):
+    def __init__(self, input_shape=(1, 28, 28), num_classes: int = 10, widths=(8, 16, 32), depth: int = 3,
+                 batch_norm: bool = True):
         super().__init__()
         cin, stages = input_shape[0], []
         for i, width in enumerate(widths):
             layers = [nn.MaxPool2d(2)] if i else []
             for _ in range(depth):
-                layers += _conv_bn(cin, width)
+                layers += _conv_relu(cin, width, batch_norm)
                 cin = width
             stages.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*stages)
@@ -298,6 +327,7 @@ class ThinDeepCNN(nn.Module):
 STUDENTS = {
     "thin_cnn": (ThinCNN, {"channels": (16, 32)}),
     "tiny_cnn": (ThinCNN, {"channels": (4, 8)}),
+    "mlp": (MLP, {"hidden": (256, 256)}),
     "fitnet": (ThinDeepCNN, {"widths": (8, 16, 32), "depth": 3}),
 }
 
@@ -308,3 +338,29 @@ def build_student(name: str, input_shape=(1, 28, 28), num_classes: int = 10) -> 
         raise ValueError(f"unknown student {name!r}; valid names: {', '.join(STUDENTS)}")
     cls, kwargs = STUDENTS[name]
     return cls(tuple(input_shape), num_classes, **kwargs)
+
+
+METHODS = ("scratch", "kd", "logits")
+
+
+def train_student(name: str, train_data: TensorDataset, config: TrainConfig, *, method: str = "scratch",
+                  teacher_logits: torch.Tensor | None = None, kd: KDConfig | None = None, num_classes: int = 10,
+                  device="auto", test_data=None) -> tuple[nn.Module, list[dict]]:
+    """Build student ``name`` from seed ``config.seed`` and train it: the control and the distilled run alike.
+
+    ``method``: ``"scratch"`` (cross-entropy on the labels), ``"kd"`` (:func:`kd_loss` with ``kd``) or
+    ``"logits"`` (:func:`logit_regression_loss`). The same seed gives the same initial weights and the
+    same batch order, so only the loss differs between methods.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method != "scratch" and teacher_logits is None:
+        raise ValueError(f"method {method!r} needs teacher_logits")
+    seed_everything(config.seed)
+    student = build_student(name, tuple(train_data.tensors[0].shape[1:]), num_classes)
+    kw = {"device": device, "test_data": test_data}
+    if method == "scratch":
+        return student, fit(student, train_data, config, desc=f"{name} scratch", **kw)
+    if method == "logits":
+        return student, regress_logits(student, train_data, teacher_logits, config, **kw)
+    return student, distill(student, train_data, teacher_logits, config, kd or KDConfig(), desc=f"{name} kd", **kw)
