@@ -12,6 +12,7 @@ the student's forward and backward passes.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from .train import TrainConfig, fit, predict, resolve_device, seed_everything
+from .train import TrainConfig, cache_dir, fit, predict, resolve_device, seed_everything
 
 
 # ---------------------------------------------------------------- configs
@@ -127,6 +128,12 @@ def hint_loss(regressed: torch.Tensor, teacher_features: torch.Tensor) -> torch.
     return 0.5 * (regressed - teacher_features).pow(2).flatten(1).sum(1).mean()
 
 
+def top1_agreement(logits_a: torch.Tensor, logits_b: torch.Tensor) -> float:
+    """Fraction of examples on which two models' top-1 classes agree; logits (N, C) each."""
+    _check_logits(logits_a, logits_b)
+    return (logits_a.argmax(-1) == logits_b.argmax(-1)).float().mean().item()
+
+
 def hint_regressor(student_shape, teacher_shape) -> nn.Conv2d:
     """A conv that maps the student's guided features (C_s, H_s, W_s) to the teacher's hint (C_t, H_t, W_t).
 
@@ -162,6 +169,23 @@ def with_teacher_logits(data: TensorDataset, teacher_logits: torch.Tensor) -> Te
 def precompute_logits(teacher: nn.Module, data: TensorDataset, device="auto") -> torch.Tensor:
     """The teacher's logits (N, C) on ``data`` in eval mode, on the CPU: computed once, reused every epoch."""
     return predict(teacher, data, device=device)[0]
+
+
+def cached_logits(teacher: nn.Module, data: TensorDataset, key: str, device="auto") -> torch.Tensor:
+    """:func:`precompute_logits`, stored in the model cache under the teacher's cache ``key`` and ``len(data)``.
+
+    ``key`` must identify the teacher's weights and the data (e.g. ``f"{info['key']}-{splits.name}"``
+    from :func:`companion.train.baseline`); ``data`` must be the first ``len(data)`` images of that set.
+    """
+    path = cache_dir() / f"logits-{key}-{len(data)}.pt"
+    if path.exists():
+        return torch.load(path, weights_only=True)
+    logits = precompute_logits(teacher, data, device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(logits, tmp)
+    os.replace(tmp, path)
+    return logits
 
 
 def kd_objective(config: KDConfig) -> Callable:
@@ -294,18 +318,20 @@ def _conv_relu(cin: int, cout: int, batch_norm: bool) -> list[nn.Module]:
 
 
 class ThinDeepCNN(nn.Module):
-    """A FitNet-style student, thinner and deeper than the teacher: ``depth`` 3×3 conv-BN-ReLU per stage.
+    """A FitNet-style student, thinner and deeper than the teacher.
 
-    Stages of ``widths`` channels at 28, 14 and 7 pixels (2×2 max-pool between), global average
-    pooling, linear. ``widths=(8, 16, 32), depth=3``: 9 conv layers, about 30 K parameters.
-    ``batch_norm=False`` gives the plain stack FitNets trained (harder to train from scratch).
-    ``guided`` is the output of the second stage (the layer FitNets guides with the teacher's hint).
+    A 3×3 conv stem and a 2×2 max-pool (28 → 14 pixels), then per entry of ``widths`` a stage of
+    ``depth`` 3×3 conv-BN-ReLU layers (2×2 max-pool between stages), global average pooling, linear.
+    ``widths=(8, 16), depth=4``: 9 conv layers, 10,818 parameters, 0.9 M MACs on 28×28 grey input.
+    ``guided`` is the output of the middle stage (FitNets' guided layer): for two stages, the first
+    (8 × 14 × 14), the 5th of 9 conv layers. ``batch_norm=False`` gives the plain stack FitNets trained.
     """
 
-    def __init__(self, input_shape=(1, 28, 28), num_classes: int = 10, widths=(8, 16, 32), depth: int = 3,
+    def __init__(self, input_shape=(1, 28, 28), num_classes: int = 10, widths=(8, 16), depth: int = 4,
                  batch_norm: bool = True):
         super().__init__()
-        cin, stages = input_shape[0], []
+        self.stem = nn.Sequential(*_conv_relu(input_shape[0], widths[0], batch_norm), nn.MaxPool2d(2))
+        cin, stages = widths[0], []
         for i, width in enumerate(widths):
             layers = [nn.MaxPool2d(2)] if i else []
             for _ in range(depth):
@@ -318,17 +344,17 @@ class ThinDeepCNN(nn.Module):
 
     @property
     def guided(self) -> nn.Module:
-        return self.stages[len(self.stages) // 2]
+        return self.stages[(len(self.stages) - 1) // 2]
 
     def forward(self, x):
-        return self.fc(torch.flatten(self.pool(self.stages(x)), 1))
+        return self.fc(torch.flatten(self.pool(self.stages(self.stem(x))), 1))
 
 
 STUDENTS = {
     "thin_cnn": (ThinCNN, {"channels": (16, 32)}),
     "tiny_cnn": (ThinCNN, {"channels": (4, 8)}),
     "mlp": (MLP, {"hidden": (256, 256)}),
-    "fitnet": (ThinDeepCNN, {"widths": (8, 16, 32), "depth": 3}),
+    "fitnet": (ThinDeepCNN, {"widths": (8, 16), "depth": 4}),
 }
 
 

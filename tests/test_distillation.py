@@ -8,9 +8,9 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from companion.distillation import (
-    HintConfig, KDConfig, MLP, STUDENTS, ThinCNN, ThinDeepCNN, build_student, distill, hint_loss, hint_regressor,
+    HintConfig, KDConfig, MLP, cached_logits, STUDENTS, ThinCNN, ThinDeepCNN, build_student, distill, hint_loss, hint_regressor,
     intermediate, kd_loss, kd_objective, logit_regression_loss, pack_targets, precompute_logits, soften,
-    train_hints, train_student, unpack_targets, with_teacher_logits,
+    top1_agreement, train_hints, train_student, unpack_targets, with_teacher_logits,
 )
 from companion.measure import count_params
 from companion.models import ResNetSmall
@@ -176,21 +176,24 @@ def test_fitnet_student_guided_layer_matches_teacher_hint():
     x = torch.randn(2, 1, 28, 28)
     s = intermediate(student, student.guided, x)
     t = intermediate(teacher, teacher.layers[1], x)
-    assert s.shape == (2, 16, 14, 14) and t.shape == (2, 64, 14, 14)
+    assert s.shape == (2, 8, 14, 14) and t.shape == (2, 64, 14, 14)
+    assert sum(isinstance(m, nn.Conv2d) for m in student.modules()) == 9 > sum(
+        isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) for m in teacher.modules())  # deeper
+    assert count_params(student) == 10_818
     assert hint_regressor(s.shape, t.shape)(s).shape == t.shape
 
 
 def test_train_hints_reduces_hint_loss_and_trains_student_in_place():
     seed_everything(0)
-    teacher, student = ResNetSmall((1, 16, 16), width=4), ThinDeepCNN((1, 16, 16), widths=(4, 4, 4), depth=1)
+    teacher, student = ResNetSmall((1, 16, 16), width=4), ThinDeepCNN((1, 16, 16), widths=(4, 4), depth=1)
     data = TensorDataset(torch.randn(64, 1, 16, 16), torch.zeros(64, dtype=torch.long))
-    before = student.stages[0][0].weight.detach().clone()
+    before = student.stem[0].weight.detach().clone()
     net, history = train_hints(student, student.guided, teacher, teacher.layers[1], data,
                                HintConfig(epochs=3, lr=1e-2), batch_size=16, device="cpu")
     assert net.regressor.kernel_size == (1, 1)
     assert history[-1]["loss"] < history[0]["loss"]
-    assert not torch.equal(before, student.stages[0][0].weight)
-    assert set(dict(net.named_parameters())) >= {"regressor.weight", "student.stages.0.0.weight"}
+    assert not torch.equal(before, student.stem[0].weight)
+    assert set(dict(net.named_parameters())) >= {"regressor.weight", "student.stem.0.weight"}
 
 
 def test_students_are_smaller_than_the_teacher():
@@ -243,3 +246,20 @@ def test_train_student_bad_method():
 
 def test_mlp_student_shapes():
     assert MLP((1, 16, 16), 3, hidden=(8,))(torch.randn(2, 1, 16, 16)).shape == (2, 3)
+
+
+def test_top1_agreement():
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0], [0.0, 3.0]])
+    b = torch.tensor([[5.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    assert top1_agreement(a, b) == 0.5 and top1_agreement(a, a) == 1.0
+
+
+def test_cached_logits_computes_once(isolated_cache):
+    model = ThinCNN((1, 16, 16), channels=(2, 2))
+    data = TensorDataset(torch.randn(6, 1, 16, 16), torch.zeros(6, dtype=torch.long))
+    first = cached_logits(model, data, "k", device="cpu")
+    assert torch.equal(first, precompute_logits(model, data, device="cpu"))
+    assert len(list(isolated_cache.glob("logits-k-6.pt"))) == 1
+    with torch.no_grad():
+        model.fc.weight.zero_()   # a changed model under the same key still reads the stored logits
+    assert torch.equal(cached_logits(model, data, "k", device="cpu"), first)
