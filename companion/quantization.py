@@ -231,6 +231,12 @@ class ActFakeQuant(nn.Module):
             return x
         return fused_fake_quantize(x, self.scale, self.zero_point, self.cfg)
 
+    def observe(self) -> None:
+        """Start a fresh observation (forget earlier ranges and samples)."""
+        self.lo.fill_(float("inf"))
+        self.hi.fill_(float("-inf"))
+        self.observing, self._samples = True, []
+
     def freeze(self) -> None:
         """End observation: compute the qparams from what was observed."""
         if self.cfg.calibration == "minmax" or not self._samples:
@@ -287,7 +293,7 @@ def calibrate_(qmodel: nn.Module, data, device="cpu", batches: int = 8, batch_si
         data = loader(data, batch_size, False, 0)
     quantizers = [m for m in qmodel.modules() if isinstance(m, ActFakeQuant)]
     for q in quantizers:
-        q.observing = True
+        q.observe()
     qmodel.eval()
     for i, batch in enumerate(data):
         if i >= batches:

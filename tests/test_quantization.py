@@ -182,3 +182,13 @@ def test_weight_grid_follows_the_weight_until_frozen():
     with torch.no_grad():
         original.mul_(2)
     assert torch.equal(wfq._qparams[0], frozen) and len(torch.unique(q[0].weight)) <= 16
+
+
+def test_recalibration_forgets_the_old_range():
+    q = ActFakeQuant(QuantConfig(bits=8, symmetric=False))
+    q(torch.tensor([-5.0, 5.0]))
+    q.freeze()
+    q.observe()
+    q(torch.tensor([0.0, 1.0]))
+    q.freeze()
+    assert q.scale.item() == pytest.approx(1 / 255)
