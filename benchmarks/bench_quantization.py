@@ -28,18 +28,6 @@ from companion.data import load_dataset
 from companion.measure import compare_latency, size_bytes
 from companion.train import baseline, evaluate
 
-CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
-
-
-def cpu_flags() -> dict:
-    """Which int8-relevant instruction sets the CPU reports (VNNI: int8 dot products; AMX: int8 tiles)."""
-    try:
-        flags = set(next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")).split())
-    except (OSError, StopIteration):
-        return {}
-    return {f: f in flags for f in CPU_FLAGS}
-
-
 def engine_figures(rounds: int, min_run_time: float) -> dict:
     figures = {}
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
@@ -105,7 +93,8 @@ def main() -> None:
     ap.add_argument("--min-run-time", type=float, default=0.5, help="seconds of timed runs per measurement")
     ap.add_argument("--skip-notebook", action="store_true", help="do not time the notebook runs")
     args = ap.parse_args()
-    figures = {"cpu_flags": {"value": sum(cpu_flags().values()), "unit": "flags present", **cpu_flags()}}
+    flags = int8.cpu_flags()
+    figures = {"cpu_flags": {"value": sum(flags.values()), "unit": "int8-relevant flags present", **flags}}
     figures.update(engine_figures(args.rounds, args.min_run_time))
     figures.update(deep_compression_figures())
     if not args.skip_notebook:

@@ -1,9 +1,9 @@
 """Deep Compression (Han, Mao & Dally 2016): prune → share weights by k-means → Huffman-code, with
 the bytes after each stage measured on a real file.
 
-1. **Prune** (:mod:`companion.pruning`): gradual magnitude pruning with retraining; the sparse
+1. **Prune** (:mod:`companion.pruning`): gradual global magnitude pruning with retraining; the sparse
    weights are stored as values plus 5-bit relative indices (:func:`companion.sparse.save_sparse`).
-2. **Share** (:mod:`companion.quantization`): the surviving weights of each layer are clustered
+2. **Share** (:mod:`companion.weight_sharing`): the surviving weights of each layer are clustered
    into ``2**bits − 1`` centroids (linear init) which are then fine-tuned; each entry now costs
    a ``bits``-bit code (code 0 = the zero of a filler entry) instead of a float32.
 3. **Huffman** (:mod:`companion.huffman`): the codes and the relative indices are Huffman-coded.
@@ -26,12 +26,11 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from . import huffman
-from .pruning import SCOPES, PruneConfig, Pruner, prune_and_finetune
-from .weight_sharing import share_model_weights_
-from .sparse import decode_relative, default_index_bits, encode_relative, pack_bits, unpack_bits
 from .measure import save_state_dict, size_bytes
-from .sparse import save_sparse
+from .pruning import SCOPES, PruneConfig, Pruner, prune_and_finetune
+from .sparse import decode_relative, default_index_bits, encode_relative, pack_bits, save_sparse, unpack_bits
 from .train import TrainConfig, fit
+from .weight_sharing import share_model_weights_
 
 MAGIC, VERSION = b"DCMP", 1
 CODINGS = ("packed", "huffman")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import statistics
 import tempfile
 import warnings
 from pathlib import Path
@@ -68,6 +69,20 @@ def check_engine(engine: str) -> str:
                          f"(CPU capability {torch.backends.cpu.get_cpu_capability()}); "
                          f"available: {', '.join(available_engines())}")
     return engine
+
+
+INT8_CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
+
+
+def cpu_flags() -> dict[str, bool]:
+    """The int8-relevant instruction sets this CPU reports (Linux ``/proc/cpuinfo``; empty elsewhere):
+    AVX2 and AVX-512 widths, VNNI int8 dot products (4× the int8 throughput of AVX2), AMX int8 tiles."""
+    try:
+        line = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags"))
+    except (OSError, StopIteration):
+        return {}
+    flags = set(line.split(":", 1)[1].split())
+    return {f: f in flags for f in INT8_CPU_FLAGS}
 
 
 @contextlib.contextmanager
@@ -222,15 +237,26 @@ def convert(model: nn.Module, engine: str, calibration, workdir, name: str = "mo
     return q, save_model(q, workdir / f"{name}.{engine}.pt")
 
 
-def latency_table(fp32: nn.Module, candidates: dict, inputs: dict, rounds: int = 3,
-                  min_run_time: float = 0.1) -> list[dict]:
-    """fp32 against each candidate (``{label: model}``) at each batch (``{batch: x}``), interleaved in
-    one run by :func:`companion.measure.compare_latency`: one row per (candidate, batch)."""
-    from .measure import compare_latency  # noqa: PLC0415
+def latency_table(fp32: nn.Module, candidates: dict, inputs: dict, rounds: int = 3, min_run_time: float = 0.1,
+                  warmup: int = 1) -> list[dict]:
+    """fp32 against every candidate (``{label: model}``) at every batch (``{batch: x}``), in one run.
+
+    The protocol of :func:`companion.measure.compare_latency`, extended to several candidates: each
+    of ``rounds`` rounds times fp32 and then each candidate (``latency_ms``: ``warmup`` untimed calls,
+    then at least ``min_run_time`` s), and a candidate's speed-up is the ratio of the medians over
+    rounds. fp32 is timed once per round, not once per candidate. One row per (candidate, batch).
+    """
+    from .measure import latency_ms  # noqa: PLC0415
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
     rows = []
-    for label, model in candidates.items():
-        for batch, x in inputs.items():
-            r = compare_latency(fp32, model, x, rounds=rounds, min_run_time=min_run_time)
-            rows.append({"engine": label, "batch": batch, "fp32_ms": r["baseline_ms"], "candidate_ms": r["candidate_ms"],
-                         "speedup": r["speedup"], "threads": r["threads"], "cpu_capability": r["cpu_capability"]})
+    for batch, x in inputs.items():
+        times = {label: [] for label in ["fp32", *candidates]}
+        for _ in range(rounds):
+            for label, model in [("fp32", fp32), *candidates.items()]:
+                times[label].append(latency_ms(model, x, min_run_time=min_run_time, warmup=warmup))
+        med = {k: statistics.median(t.median_ms for t in v) for k, v in times.items()}
+        rows += [{"engine": label, "batch": batch, "fp32_ms": med["fp32"], "candidate_ms": med[label],
+                  "speedup": med["fp32"] / med[label], "threads": times["fp32"][0].threads,
+                  "cpu_capability": times["fp32"][0].cpu_capability} for label in candidates]
     return rows

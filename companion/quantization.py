@@ -187,16 +187,21 @@ def fused_fake_quantize(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.
 
 
 class WeightFakeQuant(nn.Module):
-    """Parametrization ``w ↦ fq(w)``, calibrated on the current weight: again after every change
-    of the weight (each QAT step), once while the weight stays the same (evaluation)."""
+    """Parametrization ``w ↦ fq(w)``. Until :meth:`freeze`, calibrated on the current weight (again
+    whenever it changes); once frozen (by :func:`calibrate_`), the grid stays fixed and QAT moves
+    the weights across its levels — a grid that moved at every step would make them oscillate."""
 
     def __init__(self, cfg: QuantConfig):
         super().__init__()
-        self.cfg, self._key, self._qparams = cfg, None, None
+        self.cfg, self.frozen, self._key, self._qparams = cfg, False, None, None
+
+    def freeze(self, w: torch.Tensor) -> None:
+        """Fix ``scale``/``zero_point`` to those calibrated on ``w``."""
+        self._qparams, self.frozen = qparams(w, self.cfg), True
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         key = (w.data_ptr(), w._version, w.device)
-        if key != self._key:
+        if not self.frozen and key != self._key:
             self._key, self._qparams = key, qparams(w, self.cfg)
         scale, zp = self._qparams
         return fused_fake_quantize(w, scale, zp, self.cfg)
@@ -225,6 +230,12 @@ class ActFakeQuant(nn.Module):
             self._samples.append(flat[:: max(1, flat.numel() // self.SAMPLE)].cpu())
             return x
         return fused_fake_quantize(x, self.scale, self.zero_point, self.cfg)
+
+    def observe(self) -> None:
+        """Start a fresh observation (forget earlier ranges and samples)."""
+        self.lo.fill_(float("inf"))
+        self.hi.fill_(float("-inf"))
+        self.observing, self._samples = True, []
 
     def freeze(self) -> None:
         """End observation: compute the qparams from what was observed."""
@@ -277,12 +288,12 @@ def fake_quantize_model(model: nn.Module, weight_cfg: QuantConfig, act_cfg: Quan
 @torch.no_grad()
 def calibrate_(qmodel: nn.Module, data, device="cpu", batches: int = 8, batch_size: int = 128) -> nn.Module:
     """Observe activations on ``batches`` batches of ``data`` (a ``TensorDataset``, or an iterable
-    of ``(x, y)`` batches or of tensors), then freeze every activation quantizer of ``qmodel``."""
+    of ``(x, y)`` batches or of tensors), then freeze every activation and weight quantizer of ``qmodel``."""
     if isinstance(data, TensorDataset):
         data = loader(data, batch_size, False, 0)
     quantizers = [m for m in qmodel.modules() if isinstance(m, ActFakeQuant)]
     for q in quantizers:
-        q.observing = True
+        q.observe()
     qmodel.eval()
     for i, batch in enumerate(data):
         if i >= batches:
@@ -290,6 +301,9 @@ def calibrate_(qmodel: nn.Module, data, device="cpu", batches: int = 8, batch_si
         qmodel((batch[0] if isinstance(batch, (tuple, list)) else batch).to(device))
     for q in quantizers:
         q.freeze()
+    for m in qmodel.modules():
+        if parametrize.is_parametrized(m, "weight") and isinstance(m.parametrizations.weight[0], WeightFakeQuant):
+            m.parametrizations.weight[0].freeze(m.parametrizations.weight.original.detach())
     return qmodel
 
 

@@ -4,8 +4,9 @@ import warnings
 import pytest
 import torch
 
-from companion.int8 import (ENGINES, ORT, TORCH_ENGINES, EngineModel, OrtModel, available_engines, check_engine,
-                            export_onnx, latency_table, quantize_fx, quantize_onnx, quantized_engine, save_model)
+from companion.int8 import (ENGINES, INT8_CPU_FLAGS, ORT, TORCH_ENGINES, EngineModel, OrtModel, available_engines,
+                            check_engine, cpu_flags, export_onnx, latency_table, quantize_fx, quantize_onnx,
+                            quantized_engine, save_model)
 from companion.measure import size_bytes
 from companion.models import ResNetSmall
 
@@ -89,3 +90,11 @@ def test_latency_table_rows():
     rows = latency_table(fp32, {"a": other}, {1: torch.randn(1, 8), 4: torch.randn(4, 8)}, rounds=1, min_run_time=0.01)
     assert [(r["engine"], r["batch"]) for r in rows] == [("a", 1), ("a", 4)]
     assert all(r["fp32_ms"] > 0 and r["candidate_ms"] > 0 and r["speedup"] == r["fp32_ms"] / r["candidate_ms"] for r in rows)
+
+
+def test_cpu_flags_are_booleans():
+    flags = cpu_flags()
+    assert all(isinstance(v, bool) for v in flags.values())
+    if flags:  # Linux: the known names, and AVX2 wherever PyTorch reports an AVX2 or AVX-512 capability
+        assert set(flags) == set(INT8_CPU_FLAGS)
+        assert flags["avx2"] or torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512")

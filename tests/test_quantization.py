@@ -165,3 +165,30 @@ def test_layer_input_and_grid_values():
     assert torch.equal(seen, torch.relu(model[0](x)))
     grid = grid_values(torch.tensor([0.0, 1.5]), QuantConfig(bits=2, symmetric=False))
     assert torch.allclose(grid, torch.tensor([0.0, 0.5, 1.0, 1.5]))
+
+
+def test_weight_grid_follows_the_weight_until_frozen():
+    model = nn.Sequential(nn.Linear(6, 4))
+    q = fake_quantize_model(model, QuantConfig(bits=4), fold_bn=False)
+    wfq, original = q[0].parametrizations.weight[0], q[0].parametrizations.weight.original
+    q[0].weight  # noqa: B018  (computes the grid)
+    before = wfq._qparams[0].clone()
+    with torch.no_grad():
+        original.mul_(2)
+    q[0].weight  # noqa: B018
+    assert torch.allclose(wfq._qparams[0], 2 * before)  # recalibrated on the changed weight
+    calibrate_(q, [torch.randn(3, 6)])
+    frozen = wfq._qparams[0].clone()
+    with torch.no_grad():
+        original.mul_(2)
+    assert torch.equal(wfq._qparams[0], frozen) and len(torch.unique(q[0].weight)) <= 16
+
+
+def test_recalibration_forgets_the_old_range():
+    q = ActFakeQuant(QuantConfig(bits=8, symmetric=False))
+    q(torch.tensor([-5.0, 5.0]))
+    q.freeze()
+    q.observe()
+    q(torch.tensor([0.0, 1.0]))
+    q.freeze()
+    assert q.scale.item() == pytest.approx(1 / 255)
