@@ -40,6 +40,28 @@ def run_notebooks(notebooks: list[Path], out: Path, parameters: dict | None = No
     return 1 if failed else 0
 
 
+def sweep_command(parser: argparse.ArgumentParser, args) -> int:
+    """``python -m companion sweep``: parse the grid, run it, exit 0 (all finished), 1 (failures), 130 (Ctrl-C)."""
+    from .sweep import SweepError, load_grid, parse_value, sweep
+
+    try:
+        values = load_grid(args.grid) if args.grid else {}
+        given = set()
+        for name, *vals in args.params:
+            if not vals:
+                raise SweepError(f"-p {name} needs at least one value")
+            if name in given:
+                raise SweepError(f"parameter {name} given twice; list all its values after one -p")
+            given.add(name)
+            values[name] = [parse_value(v) for v in vals]  # -p overrides the grid file
+        result = sweep(args.notebook, values, seeds=args.seeds, workers=args.workers, scheduler=args.scheduler,
+                       out=args.out, timeout=args.timeout, metric=args.metric)
+    except (SweepError, ConnectionError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return result.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m companion", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,7 +75,26 @@ def main(argv: list[str] | None = None) -> int:
     p_data.add_argument("action", choices=["build-mini", "verify"])
     p_data.add_argument("--source", type=Path, default=None, help="folder with the full Fashion-MNIST IDX files")
 
+    p_sweep = sub.add_parser(
+        "sweep", help="run a notebook over a grid of parameters (local pool or Dask cluster)",
+        description="Run NOTEBOOK at every point of the grid (the Cartesian product of the values), each "
+                    "with papermill into DIR/<point-id>/; re-running the same command resumes.")
+    p_sweep.add_argument("notebook", type=Path)
+    p_sweep.add_argument("-p", "--param", dest="params", nargs="+", action="append", default=[],
+                         metavar=("NAME", "VALUE"), help="a parameter and its values, parsed as Python literals")
+    p_sweep.add_argument("--grid", type=Path, help="YAML file mapping parameter names to lists of values")
+    p_sweep.add_argument("--seeds", type=int, help="also sweep SEED over 0 .. N-1")
+    p_sweep.add_argument("--workers", type=int, help="local processes at once (default: number of cores)")
+    p_sweep.add_argument("--scheduler", help="Dask scheduler address, tcp://host:port "
+                                             "(default: $DASK_SCHEDULER_ADDRESS; none: local pool)")
+    p_sweep.add_argument("--out", type=Path, help="output folder (default: results/sweeps/<notebook>)")
+    p_sweep.add_argument("--timeout", type=float, default=3600, help="seconds per point (default: 3600)")
+    p_sweep.add_argument("--metric", nargs="+", default=["accuracy"],
+                         help="result columns plotted against each swept parameter (default: accuracy)")
+
     args = parser.parse_args(argv)
+    if args.command == "sweep":
+        return sweep_command(parser, args)
     if args.command == "run":
         notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
         missing = [str(n) for n in notebooks if not Path(n).exists()]
