@@ -24,17 +24,23 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 
-def _benchmark():
-    """``torch.utils.benchmark``, imported on first use without its harmless CUDA_HOME warning."""
+def import_quietly(module: str):
+    """Import ``module`` without the harmless 'No CUDA runtime is found' warning that importing
+    ``torch.utils.cpp_extension`` logs on CPU-only machines (torch.utils.benchmark, torch-pruning)."""
+    import importlib
     import logging
     log = logging.getLogger("torch.utils.cpp_extension")
     level = log.level
     log.setLevel(logging.ERROR)
     try:
-        from torch.utils import benchmark
+        return importlib.import_module(module)
     finally:
         log.setLevel(level)
-    return benchmark
+
+
+def _benchmark():
+    """``torch.utils.benchmark``, imported on first use."""
+    return import_quietly("torch.utils.benchmark")
 
 
 def count_params(model: nn.Module, nonzero_only: bool = False) -> int:

@@ -10,12 +10,12 @@ connected layer), is done by torch-pruning's dependency graph (Fang et al. 2023)
 from __future__ import annotations
 
 import copy
-import logging
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from .measure import import_quietly
 from .pruning import prunable_layers, score_mask
 
 
@@ -49,15 +49,8 @@ def filters_to_remove(weight: torch.Tensor, ratio: float) -> list[int]:
 
 
 def _torch_pruning():
-    """Import torch-pruning without its 'No CUDA runtime is found' warning on CPU-only machines."""
-    log = logging.getLogger("torch.utils.cpp_extension")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        import torch_pruning
-    finally:
-        log.setLevel(level)
-    return torch_pruning
+    """torch-pruning, imported without its 'No CUDA runtime is found' warning on CPU-only machines."""
+    return import_quietly("torch_pruning")
 
 
 def prune_filters(model: nn.Module, config: FilterPruneConfig, example_input: torch.Tensor) -> tuple[nn.Module, dict]:
