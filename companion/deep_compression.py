@@ -44,7 +44,7 @@ class DeepCompressionConfig:
 
     sparsity: float = 0.92
     scope: str = "global"
-    prune_epochs: int = 4
+    prune_epochs: int = 8
     bits: int = 5
     share_epochs: int = 2
     lr: float = 1e-3
