@@ -21,3 +21,20 @@ def write_bench(topic: str, figures: dict) -> Path:
         target = f" (target {f['target']})" if "target" in f else ""
         print(f"{topic}.{name}: {f['value']:.4g} {f['unit']}{target}")
     return path
+
+
+def notebook_seconds(notebook: str, parameters: dict) -> float:
+    """Wall time of one papermill run of ``notebooks/<notebook>.ipynb`` with ``parameters`` (outputs discarded)."""
+    import os
+    import tempfile
+    import time
+
+    import papermill as pm
+
+    os.environ["TQDM_DISABLE"] = "1"
+    nb = ROOT / "notebooks" / f"{notebook}.ipynb"
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        pm.execute_notebook(str(nb), str(Path(out) / nb.name), cwd=str(nb.parent), kernel_name="python3",
+                            parameters={**parameters, "RESULTS_PATH": str(Path(out) / "r.json")}, progress_bar=False)
+        return time.perf_counter() - start

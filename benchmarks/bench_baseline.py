@@ -9,18 +9,12 @@ from pathlib import Path
 
 import papermill as pm
 
-from _common import ROOT, write_bench
+from _common import ROOT, notebook_seconds, write_bench
 
 
 def timed_run(parameters: dict, cache: str) -> float:
     os.environ["COMPANION_CACHE"] = cache
-    os.environ["TQDM_DISABLE"] = "1"
-    nb = ROOT / "notebooks" / "00_baseline.ipynb"
-    with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
-        pm.execute_notebook(str(nb), str(Path(out) / nb.name), cwd=str(nb.parent), kernel_name="python3",
-                            parameters={**parameters, "RESULTS_PATH": str(Path(out) / "r.json")}, progress_bar=False)
-        return time.perf_counter() - start
+    return notebook_seconds("00_baseline", parameters)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from _common import ROOT, write_bench
+from _common import ROOT, notebook_seconds, write_bench
 from companion import bitpack
 from companion.packed import PackedLayer, torch_threads
 from companion.binarization import BinaryConv2d, BinaryLinear, sign
@@ -68,14 +68,7 @@ def float_reference(kind, x, w):
 
 
 def notebook_seconds(parameters: dict) -> float:
-    import papermill as pm
-    nb = ROOT / "notebooks" / "06_binarization.ipynb"
-    os.environ["TQDM_DISABLE"] = "1"
-    with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
-        pm.execute_notebook(str(nb), str(Path(out) / nb.name), cwd=str(nb.parent), kernel_name="python3",
-                            parameters={**parameters, "RESULTS_PATH": str(Path(out) / "r.json")}, progress_bar=False)
-        return time.perf_counter() - start
+    return notebook_seconds("06_binarization", parameters)
 
 
 if __name__ == "__main__":

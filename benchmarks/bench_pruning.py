@@ -11,7 +11,7 @@ from pathlib import Path
 import papermill as pm
 import torch
 
-from _common import ROOT, write_bench
+from _common import ROOT, notebook_seconds, write_bench
 from companion.measure import compare_latency, size_bytes
 from companion.models import LeNet300
 from companion.pruning import PruneConfig, prune_
@@ -19,13 +19,7 @@ from companion.sparse import save_sparse, to_sparse_linear
 
 
 def timed_run(parameters: dict) -> float:
-    os.environ["TQDM_DISABLE"] = "1"
-    nb = ROOT / "notebooks" / "02_pruning.ipynb"
-    with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
-        pm.execute_notebook(str(nb), str(Path(out) / nb.name), cwd=str(nb.parent), kernel_name="python3",
-                            parameters={**parameters, "RESULTS_PATH": str(Path(out) / "r.json")}, progress_bar=False)
-        return time.perf_counter() - start
+    return notebook_seconds("02_pruning", parameters)
 
 
 def csr_figures(size: int = 4096) -> dict:

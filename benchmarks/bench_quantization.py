@@ -21,7 +21,7 @@ import papermill as pm
 import torch
 import torchvision
 
-from _common import ROOT, write_bench
+from _common import ROOT, notebook_seconds, write_bench
 from companion import deep_compression as dc
 from companion import int8
 from companion.data import load_dataset
@@ -78,13 +78,7 @@ def deep_compression_figures() -> dict:
 
 
 def timed_run(parameters: dict) -> float:
-    os.environ["TQDM_DISABLE"] = "1"
-    nb = ROOT / "notebooks" / "03_quantization.ipynb"
-    with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
-        pm.execute_notebook(str(nb), str(Path(out) / nb.name), cwd=str(nb.parent), kernel_name="python3",
-                            parameters={**parameters, "RESULTS_PATH": str(Path(out) / "r.json")}, progress_bar=False)
-        return time.perf_counter() - start
+    return notebook_seconds("03_quantization", parameters)
 
 
 def main() -> None:
