@@ -5,6 +5,7 @@ unit variance per channel, labels as int64). Nothing is ever downloaded unless `
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import pickle
@@ -60,6 +61,15 @@ class Splits:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 (16 hex digits) of the training tensors: changes whenever the training data changes."""
+        digest = hashlib.sha256()
+        for t in self.train.tensors:
+            digest.update(str((t.dtype, tuple(t.shape))).encode())
+            digest.update(t.contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- file formats

@@ -6,16 +6,21 @@
 - Bytes are those of a real serialized artifact; ``params × bits / 8`` is the *analytic* size and
   is named so.
 - Latency uses ``torch.utils.benchmark``: warm-up, many timed runs, median and interquartile range,
-  with batch size, thread count, quantized engine and CPU capability recorded.
+  with batch size, thread count, engine and CPU capability recorded. Models are compared only in one
+  run, interleaved, at one thread count (:func:`latency_table`, :func:`compare_latency`), and every
+  comparison records how much CPU *other* processes used meanwhile (:class:`CpuMonitor`): a figure
+  taken on a busy machine is marked as such, never passed off as a quiet one.
+- :func:`print_conditions` prints the one ``Measurement conditions:`` line of a notebook.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
 import platform
 import statistics
-import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,19 +28,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-
-def import_quietly(module: str):
-    """Import ``module`` without the harmless 'No CUDA runtime is found' warning that importing
-    ``torch.utils.cpp_extension`` logs on CPU-only machines (torch.utils.benchmark, torch-pruning)."""
-    import importlib
-    import logging
-    log = logging.getLogger("torch.utils.cpp_extension")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        return importlib.import_module(module)
-    finally:
-        log.setLevel(level)
+from .compat import import_quietly
+from .io import save_state_dict  # noqa: F401  (re-exported: measure.save_state_dict is public)
 
 
 def _benchmark():
@@ -100,17 +94,164 @@ def analytic_size_bytes(model: nn.Module, bits: float = 32, nonzero_only: bool =
     return count_params(model, nonzero_only) * bits / 8
 
 
+# ---------------------------------------------------------------- the machine
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "avx512_vpopcntdq",
+               "amx_bf16", "amx_int8", "amx_fp16")
+QUIET_CORES = 0.2  # other processes may use at most this many cores' worth of CPU for a quiet measurement
+
+
+def _cpuinfo() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name (``/proc/cpuinfo``), else what ``platform`` knows."""
+    for line in _cpuinfo():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def cpu_flags(names=SPEED_FLAGS) -> dict[str, bool]:
+    """Which of the instruction sets ``names`` this CPU reports (Linux ``/proc/cpuinfo``; empty elsewhere).
+
+    The defaults are those that decide the speed of the sections' kernels: AVX2/AVX-512 widths, VNNI and
+    AMX int8 dot products, AVX512-BF16/FP16 and AMX-BF16 half-precision arithmetic, VPOPCNTDQ popcounts.
+    """
+    line = next((ln for ln in _cpuinfo() if ln.startswith("flags")), None)
+    if line is None:
+        return {}
+    flags = set(line.split(":", 1)[1].split())
+    return {f: f in flags for f in names}
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity), the default of every ``THREADS``."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def environment() -> dict:
-    """What decides a latency figure: device, threads, torch version, CPU and quantized engine."""
+    """What a result row records of the machine: torch version, CPU, SIMD capability, cores.
+
+    Where a figure was measured (device, threads, engine) is a property of the measurement, not of the
+    machine: it is recorded by :func:`latency_fields` in the row itself.
+    """
     return {
-        "device": "cuda:" + torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        "cpu": cpu_model(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "quantized_engine": torch.backends.quantized.engine,
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
     }
+
+
+# ---------------------------------------------------------------- is the machine quiet?
+def _busy_seconds() -> float | None:
+    """CPU seconds all processes have spent busy since boot (``/proc/stat``; steal time counts as busy)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+class CpuMonitor:
+    """How many cores' worth of CPU *other* processes used between :meth:`start` and :meth:`stop`.
+
+    The machine's busy time from ``/proc/stat`` minus this process's own CPU time (all its threads, and
+    its finished children), over the wall time. Unlike the load average, it excludes our own work and does
+    not lag. ``busy_other`` is ``None`` where ``/proc/stat`` does not exist.
+    """
+
+    def start(self) -> "CpuMonitor":
+        self._t, self._busy, self._own = time.perf_counter(), _busy_seconds(), _own_seconds()
+        return self
+
+    def stop(self) -> float | None:
+        busy = _busy_seconds()
+        wall = time.perf_counter() - self._t
+        if busy is None or self._busy is None or wall <= 0:
+            return None
+        other = (busy - self._busy) - (_own_seconds() - self._own)
+        return max(other / wall, 0.0)
+
+
+def busy_other(interval: float = 0.5) -> float | None:
+    """Cores' worth of CPU that other processes use now, sampled over ``interval`` seconds."""
+    if interval <= 0:
+        raise ValueError(f"interval must be > 0 s, got {interval}")
+    monitor = CpuMonitor().start()
+    time.sleep(interval)
+    return monitor.stop()
+
+
+def is_quiet(busy: float | None) -> bool | None:
+    """``busy`` (cores used by others) at most :data:`QUIET_CORES`; ``None`` when unknown."""
+    return None if busy is None else busy <= QUIET_CORES
+
+
+def conditions(threads: int | None = None, interval: float = 1.0) -> dict:
+    """Everything that decides a latency figure on this machine, and how busy the machine is now."""
+    busy = busy_other(interval)
+    flags = cpu_flags()
+    return {"cpu": cpu_model(), "cores": usable_cores(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "flags": [f for f, on in flags.items() if on], "torch": torch.__version__.split("+")[0],
+            "threads": threads or torch.get_num_threads(), "quantized_engine": torch.backends.quantized.engine,
+            "busy_other": busy, "quiet": is_quiet(busy)}
+
+
+def conditions_line(c: dict) -> str:
+    """The one ``Measurement conditions:`` line a notebook prints (see :func:`conditions`)."""
+    busy = "unknown" if c["busy_other"] is None else f"{c['busy_other']:.2f} cores"
+    verdict = {True: "quiet", False: "BUSY", None: "unknown"}[c["quiet"]]
+    return (f"Measurement conditions: {c['cpu']}, {c['cores']} cores, {c['cpu_capability']} "
+            f"[{' '.join(c['flags']) or 'no flags read'}]; torch {c['torch']}, {c['threads']} threads, "
+            f"quantized engine {c['quantized_engine']}; other processes {busy}: {verdict}")
+
+
+def print_conditions(threads: int | None = None, interval: float = 1.0) -> dict:
+    """Print the ``Measurement conditions:`` line (and a loud warning on a busy machine); return the dict."""
+    c = conditions(threads, interval)
+    print(conditions_line(c))
+    if c["quiet"] is False:
+        print(f"WARNING: other processes used {c['busy_other']:.2f} cores (more than {QUIET_CORES}): the latencies "
+              "measured now are NOT quiet measurements, and their rows are marked quiet=False. Stop the other jobs "
+              "and re-run for figures worth quoting.")
+    return c
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the block with PyTorch on ``n`` intra-op threads (``None``: unchanged), then restore."""
+    before = torch.get_num_threads()
+    if n is not None:
+        if n < 1:
+            raise ValueError(f"threads must be >= 1, got {n}")
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+# ---------------------------------------------------------------- latency
+def engine_of(model) -> str:
+    """The engine that runs ``model``: its ``engine`` attribute (int8, ONNX Runtime, packed kernels), else
+    ``"pytorch"`` (eager fp32/bf16)."""
+    return str(getattr(model, "engine", "pytorch"))
 
 
 @dataclass(frozen=True)
@@ -123,8 +264,9 @@ class Latency:
     batch_size: int
     threads: int
     device: str
-    quantized_engine: str
+    engine: str
     cpu_capability: str
+    busy_other: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -137,80 +279,127 @@ def _call(model):
     return run
 
 
+def _time(model, x, min_run_time: float, warmup: int, n_threads: int) -> tuple[float, float, int]:
+    fn = _call(model)
+    for _ in range(warmup):
+        fn(x)
+    timer = _benchmark().Timer(stmt="fn(x)", globals={"fn": fn, "x": x}, num_threads=n_threads)
+    m = timer.blocked_autorange(min_run_time=min_run_time)
+    return m.median * 1e3, m.iqr * 1e3, len(m.times)
+
+
 def latency_ms(model, example_input: torch.Tensor, *, min_run_time: float = 0.3, warmup: int = 3,
                threads: int | None = None) -> Latency:
-    """Latency of ``model(example_input)`` with ``torch.utils.benchmark.Timer``.
+    """Latency of ``model(example_input)`` alone, with ``torch.utils.benchmark.Timer``.
 
-    ``warmup`` untimed calls, then ``blocked_autorange(min_run_time)``; ``threads`` defaults to
-    ``torch.get_num_threads()``. ``model`` may be any callable (an ONNX Runtime session wrapper…).
+    ``warmup`` untimed calls, then ``blocked_autorange(min_run_time)`` on ``threads`` intra-op threads
+    (default ``torch.get_num_threads()``). ``model`` may be any callable. For figures shown in a table use
+    :func:`compare_latency` or :func:`latency_table`, which interleave the models in one run.
     """
     if min_run_time <= 0:
         raise ValueError(f"min_run_time must be > 0 s, got {min_run_time}")
     if isinstance(model, nn.Module):
         model.eval()
-    fn = _call(model)
-    for _ in range(warmup):
-        fn(example_input)
-    threads = threads or torch.get_num_threads()
-    timer = _benchmark().Timer(stmt="fn(x)", globals={"fn": fn, "x": example_input}, num_threads=threads)
-    m = timer.blocked_autorange(min_run_time=min_run_time)
-    env = environment()
-    return Latency(m.median * 1e3, m.iqr * 1e3, len(m.times), int(example_input.shape[0]), threads,
-                   str(example_input.device), env["quantized_engine"], env["cpu_capability"])
+    n = threads or torch.get_num_threads()
+    monitor = CpuMonitor().start()
+    with torch_threads(n):
+        med, iqr, runs = _time(model, example_input, min_run_time, warmup, n)
+    return Latency(med, iqr, runs, int(example_input.shape[0]), n, str(example_input.device), engine_of(model),
+                   torch.backends.cpu.get_cpu_capability(), monitor.stop())
 
 
-def compare_latency(baseline, candidate, example_input: torch.Tensor, *, rounds: int = 5,
-                    min_run_time: float = 0.1, candidate_input: torch.Tensor | None = None) -> dict:
-    """Time two models in one run, interleaved over ``rounds``, and return their ratio.
+def latency_table(models: dict, example_input: torch.Tensor, *, reference: str | None = None, rounds: int = 5,
+                  min_run_time: float = 0.1, warmup: int = 2, threads: int | None = None,
+                  inputs: dict | None = None) -> list[dict]:
+    """Time several models in one run, interleaved, at one thread count; each against ``reference``.
 
-    ``speedup`` is the median over rounds of ``baseline time / candidate time`` (> 1 means the
-    candidate is faster); ``baseline_ms`` and ``candidate_ms`` are the medians of each model's times.
-    Each round times both models back to back, so drift of a shared machine cancels in the ratio.
+    Every round times each model of ``models`` (``{label: model}``) once, in order, on ``threads``
+    intra-op threads for all of them (default ``torch.get_num_threads()``); compiled kernels that follow
+    ``torch.get_num_threads()`` get the same count. A model's ``ms`` is the median over rounds and its
+    ``speedup`` the median over rounds of ``reference time / its time`` (> 1: faster than the reference,
+    which defaults to the first model). ``inputs`` gives a model its own input (``{label: x}``).
+    Other processes' CPU use over the whole run is recorded as ``busy_other`` (cores), and ``quiet``.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
-    cand_x = example_input if candidate_input is None else candidate_input
-    a, b = [], []
-    for _ in range(rounds):
-        a.append(latency_ms(baseline, example_input, min_run_time=min_run_time))
-        b.append(latency_ms(candidate, cand_x, min_run_time=min_run_time))
-    base_ms = statistics.median(x.median_ms for x in a)
-    cand_ms = statistics.median(x.median_ms for x in b)
-    speedup = statistics.median(x.median_ms / y.median_ms for x, y in zip(a, b))
-    return {"baseline_ms": base_ms, "candidate_ms": cand_ms, "speedup": speedup,
-            "batch_size": int(example_input.shape[0]), "threads": a[0].threads,
-            "quantized_engine": a[0].quantized_engine, "cpu_capability": a[0].cpu_capability}
+    if min_run_time <= 0:
+        raise ValueError(f"min_run_time must be > 0 s, got {min_run_time}")
+    if not models:
+        raise ValueError("models is empty: give {label: model}")
+    reference = next(iter(models)) if reference is None else reference
+    if reference not in models:
+        raise ValueError(f"reference {reference!r} is not one of the models: {', '.join(models)}")
+    inputs = inputs or {}
+    n = threads or torch.get_num_threads()
+    for m in models.values():
+        if isinstance(m, nn.Module):
+            m.eval()
+    times = {label: [] for label in models}
+    monitor = CpuMonitor().start()
+    with torch_threads(n):
+        for _ in range(rounds):
+            for label, model in models.items():
+                times[label].append(_time(model, inputs.get(label, example_input), min_run_time, warmup, n)[0])
+    busy = monitor.stop()
+    ref = times[reference]
+    return [{"model": label, "ms": statistics.median(t), "speedup": statistics.median(r / c for r, c in zip(ref, t)),
+             "reference": reference, "rounds": rounds, "batch_size": int(inputs.get(label, example_input).shape[0]),
+             "threads": n, "engine": engine_of(models[label]), "device": str(inputs.get(label, example_input).device),
+             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "busy_other": busy, "quiet": is_quiet(busy)}
+            for label, t in times.items()]
 
 
-def profile(model: nn.Module, example_input: torch.Tensor, *, bits: int = 32,
-            min_run_time: float = 0.3) -> dict:
-    """The standard columns of a result row for ``model``: params, non-zeros, bytes, MACs, latency."""
+def compare_latency(baseline, candidate, example_input: torch.Tensor, *, rounds: int = 5,
+                    min_run_time: float = 0.1, candidate_input: torch.Tensor | None = None,
+                    threads: int | None = None) -> dict:
+    """Time two models in one run, interleaved over ``rounds``, at the same thread count; return their ratio.
+
+    ``speedup`` is the median over rounds of ``baseline time / candidate time`` (> 1 means the candidate
+    is faster); ``baseline_ms`` and ``candidate_ms`` are each model's median over rounds. Each round times
+    both models back to back, so drift of a shared machine cancels in the ratio (see :func:`latency_table`).
+    """
+    inputs = {"candidate": candidate_input} if candidate_input is not None else None
+    base, cand = latency_table({"baseline": baseline, "candidate": candidate}, example_input, rounds=rounds,
+                               min_run_time=min_run_time, threads=threads, inputs=inputs)
+    return {"baseline_ms": base["ms"], "candidate_ms": cand["ms"], "speedup": cand["speedup"],
+            "batch_size": cand["batch_size"], "threads": cand["threads"], "engine": cand["engine"],
+            "baseline_engine": base["engine"], "device": cand["device"], "cpu_capability": cand["cpu_capability"],
+            "busy_other": cand["busy_other"], "quiet": cand["quiet"], "rounds": rounds}
+
+
+def latency_fields(measurement: dict, side: str = "candidate") -> dict:
+    """The latency columns of a result row, from a :func:`compare_latency` result or a :func:`latency_table` row.
+
+    ``side`` picks ``"candidate"`` or ``"baseline"`` of a comparison (ignored for a table row).
+    """
+    if side not in ("candidate", "baseline"):
+        raise ValueError(f"side must be 'candidate' or 'baseline', got {side!r}")
+    if "ms" in measurement:  # a latency_table row
+        ms, engine = measurement["ms"], measurement["engine"]
+    else:
+        ms = measurement[f"{side}_ms"]
+        engine = measurement["engine"] if side == "candidate" else measurement["baseline_engine"]
+    return {"latency_ms": ms, "latency_kind": "measured", "latency_batch": measurement["batch_size"],
+            "threads": measurement["threads"], "engine": engine, "device": measurement["device"],
+            "busy_other": measurement["busy_other"]}
+
+
+def profile(model: nn.Module, example_input: torch.Tensor, *, bits: int = 32) -> dict:
+    """The size columns of a result row for ``model``: params, non-zeros, bytes of its ``state_dict``, MACs.
+
+    Latency is not here on purpose: it is measured interleaved with what it is compared to
+    (:func:`compare_latency`, :func:`latency_table`) and added with :func:`latency_fields`.
+    """
     size = size_bytes(model)
     return {
         "params": count_params(model),
         "nonzero_params": count_params(model, nonzero_only=True),
         "bits": bits,
         "size_bytes": size.bytes,
+        "size_kind": "file",
         "gzip_bytes": size.gzip_bytes,
         "macs": count_macs(model, example_input),
-        "latency_ms": latency_ms(model, example_input, min_run_time=min_run_time).median_ms,
-        "batch_size": int(example_input.shape[0]),
     }
-
-
-def save_state_dict(model: nn.Module, path) -> Path:
-    """Save ``model.state_dict()`` to ``path`` atomically and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(model.state_dict(), f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def torchvision_check(name: str, resolution: int = 224) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import random
@@ -16,6 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
 from .data import Splits, loader, subset
+from .io import torch_save_atomic
 from .models import build_model
 
 OPTIMIZERS = ("adam", "sgd")
@@ -161,46 +163,60 @@ def cache_dir() -> Path:
     return root / ".cache" if (root / "pyproject.toml").exists() else Path.home() / ".cache" / "companion"
 
 
-def cache_key(model_name: str, model_kwargs: dict, dataset: str, config: TrainConfig, device: torch.device) -> str:
-    """A hash of everything that decides the trained weights."""
+def model_source_hash(model: nn.Module) -> str:
+    """A hash of the source code of every class ``model`` is built from (the model and its sub-modules'
+    classes defined in ``companion``), so editing a model's code invalidates its cached checkpoints."""
+    classes = sorted({type(m) for m in model.modules() if type(m).__module__.startswith("companion")},
+                     key=lambda c: f"{c.__module__}.{c.__qualname__}")
+    digest = hashlib.sha256()
+    for cls in classes:
+        try:
+            digest.update(inspect.getsource(cls).encode())
+        except (OSError, TypeError):  # no source at hand (frozen install): the qualified name at least
+            digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(model_name: str, model_kwargs: dict, dataset: str, config: TrainConfig, device: torch.device,
+              data_fingerprint: str | None = None, source: str | None = None) -> str:
+    """A hash of everything that decides the trained weights: the model (name, arguments, source code), the
+    data (name and fingerprint of the training tensors), the training config, the device type and torch."""
     spec = {"model": model_name, "model_kwargs": model_kwargs, "dataset": dataset, "config": asdict(config),
-            "device": device.type, "torch": torch.__version__.split("+")[0]}
+            "device": device.type, "torch": torch.__version__.split("+")[0], "data": data_fingerprint,
+            "source": source}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def train_cached(model_name: str, splits: Splits, config: TrainConfig, *, device="auto",
-                 model_kwargs: dict | None = None, directory: Path | None = None) -> tuple[nn.Module, dict]:
+                 model_kwargs: dict | None = None, directory: Path | None = None,
+                 build: Callable | None = None) -> tuple[nn.Module, dict]:
     """Train ``model_name`` on ``splits`` with ``config``, or load it if trained before.
 
-    Checkpoints live in :func:`cache_dir` under a key of the full training config; they load with
+    ``build(input_shape, num_classes, **model_kwargs)`` makes the model when it is not one of
+    :data:`companion.models.MODELS` (a section's own network); ``model_name`` then only names it.
+    Initial weights come from ``config.seed`` inside :func:`torch.random.fork_rng`, so the caller's
+    global RNG is neither reseeded nor consumed. Checkpoints live in :func:`cache_dir` under a key of the
+    model (its code included), the data's fingerprint and the full training config; they load with
     ``torch.load(..., weights_only=True)``. Returns the model (in eval mode, on ``device``) and
     ``{"key", "path", "cached", "history"}``.
     """
     dev = resolve_device(device)
     model_kwargs = dict(model_kwargs or {})
-    key = cache_key(model_name, model_kwargs, splits.name, config, dev)
-    path = Path(directory or cache_dir()) / f"{model_name}-{splits.name}-{key}.pt"
-    seed_everything(config.seed)
-    model = build_model(model_name, splits.input_shape, splits.num_classes, **model_kwargs)
-    if path.exists():
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["state_dict"])
-        history, cached = ckpt["history"], True
-    else:
-        history = fit(model, splits.train, config, device=dev, desc=model_name)
-        _atomic_save({"state_dict": model.state_dict(), "history": history}, path)
-        cached = False
+    devices = [dev.index if dev.index is not None else 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):  # the caller's RNG state is left as it was
+        torch.manual_seed(config.seed)
+        model = build(splits.input_shape, splits.num_classes, **model_kwargs) if build else \
+            build_model(model_name, splits.input_shape, splits.num_classes, **model_kwargs)
+        key = cache_key(model_name, model_kwargs, splits.name, config, dev, splits.fingerprint, model_source_hash(model))
+        path = Path(directory or cache_dir()) / f"{model_name}-{splits.name}-{key}.pt"
+        if path.exists():
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(ckpt["state_dict"])
+            history, cached = ckpt["history"], True
+        else:
+            history = fit(model, splits.train, config, device=dev, desc=model_name)
+            torch_save_atomic({"state_dict": model.state_dict(), "history": history}, path)
+            cached = False
     return model.to(dev).eval(), {"key": key, "path": str(path), "cached": cached, "history": history}
 
 

@@ -108,3 +108,38 @@ def test_baseline_recipes():
     assert train.baseline_config("lenet5", epochs=2).epochs == 2
     with pytest.raises(ValueError, match="no baseline recipe for 'vgg'"):
         train.baseline_config("vgg")
+
+
+def test_train_cached_leaves_the_global_rng_alone(isolated_cache):
+    splits = load_dataset()
+    cfg = TrainConfig(epochs=1, max_train=64, seed=3)
+    for _ in range(2):  # trained, then loaded from the cache: neither touches the caller's RNG
+        torch.manual_seed(123)
+        expected = torch.rand(3)
+        torch.manual_seed(123)
+        train.train_cached("lenet300", splits, cfg, device="cpu")
+        assert torch.equal(torch.rand(3), expected)
+
+
+def test_the_cache_key_follows_the_data_and_the_model_code(isolated_cache):
+    from torch.utils.data import TensorDataset
+    from companion.data import Splits
+    splits = load_dataset()
+    cfg = TrainConfig(epochs=1, max_train=32, seed=0)
+    _, a = train.train_cached("lenet300", splits, cfg, device="cpu")
+    x, y = splits.train.tensors
+    changed = Splits(splits.name, TensorDataset(x.clone() * 1.01, y), splits.test, splits.classes)
+    _, b = train.train_cached("lenet300", changed, cfg, device="cpu")
+    assert b["key"] != a["key"] and not b["cached"], "a rebuilt data set must not load a stale checkpoint"
+
+    class Edited(nn.Module):  # same name, other code: another key
+        def __init__(self, input_shape, num_classes):
+            super().__init__()
+            self.fc = nn.Linear(784, num_classes)
+
+        def forward(self, x):
+            return self.fc(x.flatten(1))
+    Edited.__module__ = "companion.fake"
+    h1 = train.model_source_hash(Edited((1, 28, 28), 10))
+    h2 = train.model_source_hash(train.build_model("lenet300"))
+    assert h1 != h2 and len(h1) == 16
