@@ -1,6 +1,13 @@
-"""Shared by the benchmark scripts: where figures go and how they are written."""
+"""Shared by the benchmark scripts: the ``--quick`` switch, where figures go and how they are written.
+
+Every ``benchmarks/bench_<topic>.py`` runs in full under ``make bench`` (writing
+``results/bench/<topic>.json``) and with ``--quick`` (tiny sizes, one round, writing
+``results/bench/quick/<topic>.json``) under ``make test``, so a broken benchmark fails the tests. Figures
+from ``--quick`` runs mean nothing; only the full run on a quiet machine is worth quoting.
+"""
 from __future__ import annotations
 
+import argparse
 import platform
 import sys
 from pathlib import Path
@@ -8,18 +15,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from companion.measure import environment  # noqa: E402
-from companion.results import write_json_atomic  # noqa: E402
+from companion.io import write_json_atomic  # noqa: E402
+from companion.measure import conditions, environment  # noqa: E402
 
 
-def write_bench(topic: str, figures: dict) -> Path:
-    """Write ``results/bench/<topic>.json``: each figure as {value, unit, target?, ok?}, plus the machine."""
+def parse_args(description: str | None = None, argv=None) -> argparse.Namespace:
+    """``--quick``: tiny sizes and one round, to check the script still runs (what ``make test`` does)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one round: a smoke test, not a figure")
+    return parser.parse_args(argv)
+
+
+def write_bench(topic: str, figures: dict, quick: bool = False) -> Path:
+    """Write ``results/bench/<topic>.json`` (``quick``: ``results/bench/quick/<topic>.json``): each figure as
+    {value, unit, target?, ok?}, plus the machine and the measurement conditions (CPU use of other processes)."""
     machine = {**environment(), "platform": platform.platform(), "processor": platform.processor()}
-    path = write_json_atomic({"topic": topic, "machine": machine, "figures": figures},
-                             ROOT / "results" / "bench" / f"{topic}.json")
+    folder = ROOT / "results" / "bench" / ("quick" if quick else "")
+    path = write_json_atomic({"topic": topic, "quick": quick, "machine": machine,
+                              "conditions": conditions(interval=0.5), "figures": figures}, folder / f"{topic}.json")
     for name, f in figures.items():
         target = f" (target {f['target']})" if "target" in f else ""
-        print(f"{topic}.{name}: {f['value']:.4g} {f['unit']}{target}")
+        value = f"{f['value']:.4g}" if isinstance(f.get("value"), (int, float)) else str(f.get("value"))
+        print(f"{topic}.{name}: {value} {f.get('unit', '')}{target}")
     return path
 
 
