@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+from .execution.kernel import TRANSPORT_ENCRYPTION
 from .results import write_json_atomic
 
 DONE, RESULTS, ERROR, POINT = "done.json", "results.json", "error.json", "point.json"
@@ -43,6 +44,10 @@ except Exception:
 if os.getppid() != spec["parent_pid"]:
     sys.exit(3)
 import papermill as pm
+from traitlets.config import Config
+
+config = Config()  # encrypted kernel transport: no "running over TCP without encryption" (companion.execution.kernel)
+config.KernelManager.transport_encryption = spec["transport_encryption"]
 
 def fail(message, cell=None):
     tmp = spec["error"] + ".tmp"
@@ -53,7 +58,7 @@ def fail(message, cell=None):
 
 try:
     pm.execute_notebook(spec["input"], spec["output"], parameters=spec["parameters"], cwd=spec["cwd"],
-                        kernel_name=spec["kernel"], progress_bar=False)
+                        kernel_name=spec["kernel"], progress_bar=False, config=config)
 except pm.PapermillExecutionError as e:
     fail(f"{e.ename}: {e.evalue}", e.exec_count)
 except BaseException as e:
@@ -123,7 +128,7 @@ def run_point(spec: dict) -> dict:
     partial = point_dir / f"{stem}.partial.ipynb"
     child = {"input": str(notebook), "output": str(partial), "cwd": str(notebook.parent), "kernel": KERNEL,
              "parameters": {**spec["params"], "RESULTS_PATH": str(point_dir / RESULTS)},
-             "error": str(point_dir / ERROR), "parent_pid": os.getpid()}
+             "error": str(point_dir / ERROR), "parent_pid": os.getpid(), "transport_encryption": TRANSPORT_ENCRYPTION}
     env = {**os.environ, **spec.get("env", {})}
     status = {"id": spec["id"], "host": host, "worker": worker, "notebook": str(partial)}
     start = time.perf_counter()

@@ -5,6 +5,7 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
+from companion.execution import execute
 from companion.results import SCHEMA
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9]*.ipynb"))
@@ -32,7 +33,6 @@ def test_structure(nb):
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_smoke_run(nb, tmp_path):
     out = tmp_path / "results.json"
-    pm.execute_notebook(str(nb), str(tmp_path / nb.name), parameters={"SMOKE": True, "RESULTS_PATH": str(out)},
-                        cwd=str(nb.parent), kernel_name="python3", progress_bar=False)
+    execute(nb, tmp_path / nb.name, parameters={"SMOKE": True, "RESULTS_PATH": str(out)}, cwd=nb.parent)
     rows = json.loads(out.read_text())
     assert rows and all(set(SCHEMA) <= set(r) for r in rows)
