@@ -81,7 +81,9 @@ def _api(url: str, token: str, method: str = "GET", timeout: float = 5.0):
 
 @contextlib.contextmanager
 def lab_server(root_dir, *, startup_timeout: float = 120.0):
-    """Start JupyterLab on ``root_dir`` with a random token; yield ``(base_url, token)``; always stop it.
+    """Start JupyterLab on ``root_dir`` with a random token; yield ``(base_url, token, log)``; always stop it.
+
+    ``log`` is the server's output file (kernels' messages included), readable until the block ends.
 
     Config, data, runtime, settings and workspace folders are fresh temporary ones, so the test neither
     reads nor writes the user's Jupyter state. Stopping asks the server to shut down (its kernels with it),
@@ -113,7 +115,7 @@ def lab_server(root_dir, *, startup_timeout: float = 120.0):
                             raise RuntimeError("JupyterLab did not start:\n" +
                                                (Path(tmp) / "server.log").read_text(errors="replace")[-3000:])
                         time.sleep(0.3)
-                yield base, token
+                yield base, token, Path(tmp) / "server.log"
             finally:
                 _stop(proc, base, token)
 

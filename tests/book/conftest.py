@@ -31,9 +31,16 @@ def require_chromium():
 
 @pytest.fixture(scope="session")
 def book():
-    """The book, built once per test session into results/book (as ``make book`` does)."""
+    """The book: ``$COMPANION_BOOK`` when set (``make test-book`` builds it first), else built once per session
+    into results/book as ``make book`` does."""
     from companion.book import build
 
+    given = os.environ.get("COMPANION_BOOK")
+    if given:
+        folder = (ROOT / given).resolve()
+        if not (folder / "index.html").is_file():
+            pytest.fail(f"COMPANION_BOOK={given}: no index.html there (run make book)")
+        return folder
     return build(ROOT)
 
 

@@ -18,7 +18,7 @@ CONTENT = ("index.html", "bibliography.html", "cite.html", "library/index.html")
 
 
 @pytest.fixture(scope="session")
-def pages(site, chromium):
+def pages(chromium, site):
     """Every page's facts (see ``browser.PAGE_FACTS``) and console errors, with a screenshot of each."""
     url, folder = site
     for old in SCREENSHOTS.glob("*.png"):  # this run's pages only (jupyterlab-*.png belongs to test_lab)

@@ -59,7 +59,8 @@ def test_jupyterlab_opens_runs_and_shows_00_baseline(tmp_path, chromium):
 
     n_run, words = copy_with_fresh_cells(NOTEBOOK, tmp_path)
     driver = chromium
-    with lab_server(tmp_path) as (base, token):
+    browser.console_errors(driver)  # start from an empty log
+    with lab_server(tmp_path) as (base, token, log):
         driver.get(f"{base}lab/tree/{NOTEBOOK.name}?token={token}")
         status = wait_for(lambda: "Idle" in (t := driver.execute_script(STATUS)) and "No Kernel" not in t and t,
                           180, "the kernel to report idle")
@@ -81,6 +82,9 @@ def test_jupyterlab_opens_runs_and_shows_00_baseline(tmp_path, chromium):
         assert len(images) >= 1
         browser.screenshot(driver, SCREENSHOT, full_page=False)
         assert not driver.execute_script(DIALOGS), "a dialog opened while running"
+        assert not browser.console_errors(driver)
+        server_log = log.read_text(errors="replace")
+        assert "without encryption" not in server_log and "Traceback" not in server_log, server_log[-2000:]
     port = urlsplit(base).port
     with socket.socket() as s, pytest.raises(OSError):
         s.connect(("127.0.0.1", port))  # the server is gone
