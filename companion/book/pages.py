@@ -137,6 +137,24 @@ def header_cell(root: Path, info: NotebookInfo) -> str:
     return "\n".join(lines + [":::", ""])
 
 
+LOCAL_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)|<img\b[^>]*\bsrc\s*=\s*[\"']([^\"']+)")
+
+
+def local_images(markdown: str) -> list[str]:
+    """Relative image paths a Markdown cell shows (``![x](figures/a.png)``, ``<img src="a.png">``)."""
+    paths = [a or b for a, b in LOCAL_IMAGE.findall(markdown)]
+    return [p for p in paths if not re.match(r"^[a-z][a-z0-9+.-]*:", p, re.I) and not p.startswith("/")]
+
+
+def copy_images(notebook: Path, markdown: str, dest: Path) -> None:
+    """Copy the images a cell shows from beside the notebook to beside its staged copy (a missing one is left
+    for Sphinx to report: a missing image fails the build)."""
+    for rel in local_images(markdown):
+        src = (notebook.parent / rel).resolve()
+        if src.is_file() and notebook.parent.resolve() in src.parents:
+            _copy(src, dest / "notebooks" / rel)
+
+
 def stage_notebook(root: Path, info: NotebookInfo, dest: Path, index: dict, entries) -> set[str]:
     """Write the book's copy of one notebook (header cell added, citations linked); return the keys it cites."""
     import nbformat
@@ -145,6 +163,7 @@ def stage_notebook(root: Path, info: NotebookInfo, dest: Path, index: dict, entr
     cited: set[str] = set()
     for cell in nb.cells:
         if cell.cell_type == "markdown":
+            copy_images(info.path, cell.source, dest)
             cell.source, keys = link_cell(cell.source, index, entries)
             cited |= keys
     at = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), 0)

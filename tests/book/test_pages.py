@@ -83,6 +83,20 @@ def test_stage_writes_every_page(repo, tmp_path):
     assert "{download}`CITATION.cff <_files/CITATION.cff>`" in (src / "cite.md").read_text()
 
 
+def test_images_beside_a_notebook_come_along(repo, tmp_path):
+    from companion.book.pages import local_images
+
+    md = '![a](figures/a.png) ![b](https://x.org/b.png) <img src="c.png"> ![d](data:image/png;base64,xx)'
+    assert local_images(md) == ["figures/a.png", "c.png"]
+    (repo / "notebooks" / "figures").mkdir()
+    (repo / "notebooks" / "figures" / "a.png").write_bytes(b"png")
+    nb = nbformat.read(repo / "notebooks" / "00_base.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("![a](figures/a.png)"))
+    nbformat.write(nb, repo / "notebooks" / "00_base.ipynb")
+    stage(repo, tmp_path / "src")
+    assert (tmp_path / "src" / "notebooks" / "figures" / "a.png").read_bytes() == b"png"
+
+
 def test_module_files_and_escaping(repo):
     assert module_files(repo, "companion.alpha") == [repo / "companion" / "alpha.py"]
     assert [p.name for p in module_files(repo, "companion.pkg.core")] == ["__init__.py", "core.py"]
