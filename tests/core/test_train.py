@@ -123,6 +123,7 @@ def test_train_cached_leaves_the_global_rng_alone(isolated_cache):
 
 def test_the_cache_key_follows_the_data_and_the_model_code(isolated_cache):
     from torch.utils.data import TensorDataset
+
     from companion.data import Splits
     splits = load_dataset()
     cfg = TrainConfig(epochs=1, max_train=32, seed=0)
