@@ -179,3 +179,31 @@ def test_environment_and_cpu_flags():
     assert env["cpu_capability"] and env["torch"] == torch.__version__ and "device" not in env
     flags = measure.cpu_flags(("avx2", "no_such_flag"))
     assert flags == {} or flags["no_such_flag"] is False
+
+
+def test_a_timing_context_is_entered_around_the_timed_calls():
+    class Bound(ThreadProbe):
+        def __init__(self):
+            super().__init__()
+            self.inside = []
+            self.active = False
+
+        def timing_context(self):
+            import contextlib
+
+            @contextlib.contextmanager
+            def ctx():
+                self.active = True
+                try:
+                    yield
+                finally:
+                    self.active = False
+            return ctx()
+
+        def forward(self, x):
+            self.inside.append(self.active)
+            return x
+
+    m = Bound()
+    measure.compare_latency(ThreadProbe(), m, torch.zeros(1, 1), rounds=1, min_run_time=0.01)
+    assert m.inside and all(m.inside) and not m.active
