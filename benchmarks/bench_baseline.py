@@ -1,15 +1,15 @@
 """Wall time of 00_baseline at default parameters (cold cache) and with SMOKE=True.
 
-Targets (issue 2): default run <= 120 s, SMOKE <= 20 s on 2 CPU cores.
+Targets (issue 2): default run <= 120 s, SMOKE <= 20 s on 2 CPU cores. Since issue 12 the default run also
+trains NOISE_SEEDS = 3 seeds of each baseline (the seed-noise estimate), so a cold default run trains nine
+models; the 120 s target applies to the run without it (NOISE_SEEDS = 0), which is timed too.
+
+    python benchmarks/bench_baseline.py [--quick]
 """
 import os
 import tempfile
-import time
-from pathlib import Path
 
-import papermill as pm
-
-from _common import ROOT, notebook_seconds, write_bench
+from _common import notebook_seconds, parse_args, write_bench
 
 
 def timed_run(parameters: dict, cache: str) -> float:
@@ -18,12 +18,15 @@ def timed_run(parameters: dict, cache: str) -> float:
 
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as cold:
-        default_s = timed_run({}, cold)
-    with tempfile.TemporaryDirectory() as cold:
-        smoke_s = timed_run({"SMOKE": True}, cold)
-    write_bench("baseline", {
-        "default_run_s": {"value": default_s, "unit": "s", "target": "<= 120", "ok": default_s <= 120,
-                          "note": "cold model cache: all three baselines trained"},
-        "smoke_run_s": {"value": smoke_s, "unit": "s", "target": "<= 20", "ok": smoke_s <= 20},
-    })
+    args = parse_args(__doc__)
+    runs = {"smoke_run_s": ({"SMOKE": True}, 20)} if args.quick else {
+        "default_run_s": ({}, None), "default_run_without_seed_noise_s": ({"NOISE_SEEDS": 0}, 120),
+        "smoke_run_s": ({"SMOKE": True}, 20)}
+    figures = {}
+    for name, (parameters, target) in runs.items():
+        with tempfile.TemporaryDirectory() as cold:
+            seconds = timed_run(parameters, cold)
+        figures[name] = {"value": seconds, "unit": "s", "note": "cold model cache: every baseline trained"}
+        if target is not None:
+            figures[name].update(target=f"<= {target}", ok=seconds <= target)
+    write_bench("baseline", figures, quick=args.quick)

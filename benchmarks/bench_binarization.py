@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 
 from _common import ROOT, notebook_seconds, write_bench
-from companion import bitpack
-from companion.packed import PackedLayer, torch_threads
+from companion.binarization import kernels as bitpack
+from companion.binarization.packed import PackedLayer
+from companion.measure import torch_threads
 from companion.binarization import BinaryConv2d, BinaryLinear, sign
 from companion.measure import compare_latency
 

@@ -15,7 +15,7 @@ from _common import ROOT, notebook_seconds, write_bench
 from companion.measure import compare_latency, size_bytes
 from companion.models import LeNet300
 from companion.pruning import PruneConfig, prune_
-from companion.sparse import save_sparse, to_sparse_linear
+from companion.pruning import save_sparse, to_sparse_linear
 
 
 def timed_run(parameters: dict) -> float:

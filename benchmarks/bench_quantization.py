@@ -22,8 +22,8 @@ import torch
 import torchvision
 
 from _common import ROOT, notebook_seconds, write_bench
-from companion import deep_compression as dc
-from companion import int8
+from companion.quantization import deep_compression as dc
+from companion.quantization import int8
 from companion.data import load_dataset
 from companion.measure import compare_latency, size_bytes
 from companion.train import baseline, evaluate

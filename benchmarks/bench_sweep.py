@@ -5,7 +5,7 @@ of starting papermill, a kernel and importing torch, also CPU-bound). Writes res
 both wall times, their ratio (target: at most 0.65 on a 2-core machine) and the load average around each
 run, since on a shared machine other processes take cores from both runs.
 
-    python benchmarks/bench_sweep.py [--points 4] [--busy 3] [--rounds 1]
+    python benchmarks/bench_sweep.py [--points 4] [--busy 3] [--rounds 1] [--quick]
 """
 from __future__ import annotations
 
@@ -16,25 +16,26 @@ import tempfile
 import time
 from pathlib import Path
 
-from companion.measure import environment
-from companion.results import write_json_atomic
+from _common import ROOT, write_bench
+from companion.measure import CpuMonitor
 from companion.sweep import sweep
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = ROOT / "tests" / "notebooks" / "sweep_tiny.ipynb"
+NOTEBOOK = ROOT / "tests" / "sweep" / "fixtures" / "sweep_tiny.ipynb"
 
 
 def timed_sweep(workers: int, points: int, busy: float) -> dict:
     """Wall time of one fresh sweep of ``points`` points with ``workers`` local workers."""
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as out:
         load = os.getloadavg()[0]
+        monitor = CpuMonitor().start()  # the sweep's points are our children: what is left is other load
         start = time.perf_counter()
         result = sweep(NOTEBOOK, {"X": list(range(1, points + 1)), "BUSY": [busy]}, workers=workers, out=out,
                        echo=lambda *a: None)
         wall = time.perf_counter() - start
+        busy_other = monitor.stop()
         if result.exit_code:
             raise RuntimeError(f"sweep with {workers} workers failed: {result.failed}")
-    return {"wall_s": wall, "load_1min_before": load, "load_1min_after": os.getloadavg()[0]}
+    return {"wall_s": wall, "load_1min_before": load, "load_1min_after": os.getloadavg()[0], "busy_other": busy_other}
 
 
 def main() -> None:
@@ -42,8 +43,10 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=4)
     ap.add_argument("--busy", type=float, default=3.0, help="seconds of CPU-bound work per point")
     ap.add_argument("--rounds", type=int, default=1, help="interleaved serial/parallel pairs (median reported)")
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench" / "sweep.json")
+    ap.add_argument("--quick", action="store_true", help="2 points of 0.2 s: a smoke test, not a figure")
     args = ap.parse_args()
+    if args.quick:
+        args.points, args.busy, args.rounds = 2, 0.2, 1
     runs = {"serial": [], "parallel": []}
     for _ in range(args.rounds):
         runs["serial"].append(timed_sweep(1, args.points, args.busy))
@@ -51,21 +54,14 @@ def main() -> None:
     serial = statistics.median(r["wall_s"] for r in runs["serial"])
     parallel = statistics.median(r["wall_s"] for r in runs["parallel"])
     ratio = parallel / serial
-    report = {
-        "topic": "sweep",
-        "setting": {"notebook": str(NOTEBOOK.relative_to(ROOT)), "points": args.points, "busy_s_per_point": args.busy,
-                    "rounds": args.rounds, "executor": "local pool (one papermill process per point)"},
-        "figures": {
-            "serial_wall_s": {"value": round(serial, 2), "unit": "s", "what": "grid run with --workers 1"},
-            "parallel_wall_s": {"value": round(parallel, 2), "unit": "s", "what": "grid run with --workers 2"},
-            "ratio": {"value": round(ratio, 3), "unit": "parallel / serial wall time", "target": "<= 0.65"},
-        },
-        "meets_target": ratio <= 0.65,
-        "runs": runs,
-        "environment": environment(),
-    }
-    write_json_atomic(report, args.out)
-    print(f"serial {serial:.1f} s, 2 workers {parallel:.1f} s, ratio {ratio:.3f} (target <= 0.65) -> {args.out}")
+    write_bench("sweep", {
+        "serial_wall_s": {"value": round(serial, 2), "unit": "s", "what": "grid run with --workers 1"},
+        "parallel_wall_s": {"value": round(parallel, 2), "unit": "s", "what": "grid run with --workers 2"},
+        "ratio": {"value": round(ratio, 3), "unit": "parallel / serial wall time", "target": "<= 0.65",
+                  "ok": ratio <= 0.65, "setting": {"notebook": str(NOTEBOOK.relative_to(ROOT)), "points": args.points,
+                                                   "busy_s_per_point": args.busy, "rounds": args.rounds},
+                  "runs": runs},
+    }, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -161,34 +161,30 @@ def _torchvision_dir(root, name, download):
         cls(root=str(root), train=train, download=download)
 
 
-def load_fashion_mnist(root=None, download=False) -> Splits:
+def _load_idx(name: str, root, download: bool, raw: str, extra_dirs: list, classes, hint: str) -> Splits:
+    """An IDX-format dataset from ``root``, ``root/<raw>/raw``, ``extra_dirs``, or (``download``) torchvision."""
     root = Path(root) if root else None
-    candidates = [root, root / "FashionMNIST" / "raw" if root else None, DEBIAN_FASHION_DIR]
+    candidates = [root, root / raw / "raw" if root else None, *extra_dirs]
     found = find_idx_dir(candidates)
     if found is None and download:
         target = root or DATA_DIR / "downloads"
-        _torchvision_dir(target, "fashion-mnist", True)
-        found = find_idx_dir([target / "FashionMNIST" / "raw"])
+        _torchvision_dir(target, name, True)
+        found = find_idx_dir([target / raw / "raw"])
     if found is None:
-        raise _missing("fashion-mnist", candidates,
-                       "Install the Debian package `dataset-fashion-mnist`, pass root= a directory "
-                       f"with {', '.join(IDX_FILES.values())}, or pass download=True.")
-    return _idx_splits("fashion-mnist", found, FASHION_CLASSES, STATS["fashion-mnist"])
+        raise _missing(name, candidates, hint)
+    return _idx_splits(name, found, classes, STATS[name])
+
+
+def load_fashion_mnist(root=None, download=False) -> Splits:
+    return _load_idx("fashion-mnist", root, download, "FashionMNIST", [DEBIAN_FASHION_DIR], FASHION_CLASSES,
+                     "Install the Debian package `dataset-fashion-mnist`, pass root= a directory "
+                     f"with {', '.join(IDX_FILES.values())}, or pass download=True.")
 
 
 def load_mnist(root=None, download=False) -> Splits:
-    root = Path(root) if root else None
-    candidates = [root, root / "MNIST" / "raw" if root else None]
-    found = find_idx_dir(candidates)
-    if found is None and download:
-        target = root or DATA_DIR / "downloads"
-        _torchvision_dir(target, "mnist", True)
-        found = find_idx_dir([target / "MNIST" / "raw"])
-    if found is None:
-        raise _missing("mnist", candidates,
-                       f"Pass root= a directory with {', '.join(IDX_FILES.values())} "
-                       "(torchvision's MNIST/raw layout works), or pass download=True.")
-    return _idx_splits("mnist", found, MNIST_CLASSES, STATS["mnist"])
+    return _load_idx("mnist", root, download, "MNIST", [], MNIST_CLASSES,
+                     f"Pass root= a directory with {', '.join(IDX_FILES.values())} "
+                     "(torchvision's MNIST/raw layout works), or pass download=True.")
 
 
 def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:

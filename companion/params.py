@@ -11,7 +11,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["ParameterError", "Spec", "Session", "COMMON", "check", "setup", "flag", "integer", "number", "text", "one_of", "list_of",
+__all__ = ["ParameterError", "Spec", "Session", "COMMON", "check", "setup", "flag", "integer", "number", "text", "one_of", "list_of", "dict_of",
            "optional"]
 
 
@@ -25,6 +25,7 @@ class Spec:
 
     what: str
     test: Callable[[Any], str | None]
+    kind: str = ""  # "list" or "dict": a string given for it gets a hint on how to pass one
 
 
 def _list_hint(name: str, value: str) -> str:
@@ -75,7 +76,7 @@ def one_of(*choices) -> Spec:
 
 
 def optional(spec: Spec) -> Spec:
-    return Spec(f"None or {spec.what}", lambda v: None if v is None else spec.test(v))
+    return Spec(f"None or {spec.what}", lambda v: None if v is None else spec.test(v), spec.kind)
 
 
 def list_of(item: Spec, what: str | None = None, min_len: int = 1) -> Spec:
@@ -87,7 +88,19 @@ def list_of(item: Spec, what: str | None = None, min_len: int = 1) -> Spec:
             return f"needs at least {min_len} item(s)"
         bad = [x for x in v if item.test(x) is not None]
         return f"has invalid item(s) {bad!r}; each must be {item.what}" if bad else None
-    return Spec(f"a list of {what or item.what}", test)
+    return Spec(f"a list of {what or item.what}", test, "list")
+
+
+def dict_of(key: Spec, value: Spec, what: str | None = None, min_len: int = 1) -> Spec:
+    """A dict of at least ``min_len`` entries, each key passing ``key`` and each value passing ``value``."""
+    def test(v):
+        if not isinstance(v, dict):
+            return ""
+        if len(v) < min_len:
+            return f"needs at least {min_len} entr{'y' if min_len == 1 else 'ies'}"
+        bad = {k: x for k, x in v.items() if key.test(k) is not None or value.test(x) is not None}
+        return f"has invalid entries {bad!r}; keys must be {key.what}, values {value.what}" if bad else None
+    return Spec(f"a dict of {what or f'{key.what} → {value.what}'}", test, "dict")
 
 
 def _device_test(v):
@@ -138,8 +151,10 @@ def check(namespace: dict, **specs: Spec) -> None:
         message = f"{name} must be {spec.what}, got {_describe(value)}"
         if problem:
             message += f": {problem}"
-        if isinstance(value, str) and spec.what.startswith("a list"):
+        if isinstance(value, str) and spec.kind == "list":
             message += _list_hint(name, value)
+        elif isinstance(value, str) and spec.kind == "dict":
+            message += f" (pass dicts with -y '{name}: {{key: value}}')"
         raise ParameterError(message)
     if namespace["THREADS"] is not None:
         from .measure import usable_cores

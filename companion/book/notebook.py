@@ -20,6 +20,8 @@ class NotebookInfo:
     title: str
     modules: tuple[str, ...]     # companion modules it imports, in order of first use ("companion.measure")
     conditions: tuple[str, ...]  # the distinct "Measurement conditions:" lines of its outputs, in order
+    executed: bool = True        # whether any code cell carries committed outputs
+    figures: int = 0             # image outputs (PNG, JPEG, SVG) committed
 
     @property
     def stem(self) -> str:
@@ -103,8 +105,11 @@ def read_notebook(path) -> NotebookInfo:
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
-    return NotebookInfo(path, title_of(nb), tuple(imported_modules(code)), tuple(conditions_lines(nb)))
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    figures = sum(1 for c in code for o in c.get("outputs", [])
+                  if {"image/png", "image/jpeg", "image/svg+xml"} & set(o.get("data", {})))
+    return NotebookInfo(path, title_of(nb), tuple(imported_modules([c.source for c in code])),
+                        tuple(conditions_lines(nb)), any(c.get("outputs") for c in code), figures)
 
 
 def is_busy(line: str) -> bool:

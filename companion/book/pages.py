@@ -117,10 +117,15 @@ def header_cell(root: Path, info: NotebookInfo) -> str:
     modules = used_modules(root, info)
     code = ", ".join(f"{{doc}}`{m} <../library/{m}>`" for m in modules) or "none (it imports no `companion` module)"
     lines = [":::{admonition} About this page", ":class: book-meta", "",
-             "The notebook as committed, outputs included: the book shows them without running it again.", "",
+             "The notebook as committed, outputs included: the book shows them without running it again."
+             if info.executed else "The notebook as committed: the book shows it without running it.", "",
              f"- **Notebook file:** {{download}}`{info.path.name} <../_files/{info.path.name}>` "
              "(run it yourself in JupyterLab: `make lab`)",
              f"- **Library code it uses:** {code}", ":::", ""]
+    if not info.executed:
+        lines += [":::{admonition} Not executed yet", ":class: warning not-executed", "",
+                  "This notebook is committed without outputs: it has not been run since it was last written "
+                  "(`make notebooks` executes it). The page shows its text and code only.", ":::", ""]
     if info.conditions:
         busy = any(is_busy(c) for c in info.conditions)
         lines += [":::{admonition} Measurement conditions of this run",
@@ -155,7 +160,23 @@ def copy_images(notebook: Path, markdown: str, dest: Path) -> None:
             _copy(src, dest / "notebooks" / rel)
 
 
-def stage_notebook(root: Path, info: NotebookInfo, dest: Path, index: dict, entries) -> set[str]:
+SIBLING_LINK = re.compile(r"\[([^\]]+)\]\(\s*([0-9][\w.-]*\.ipynb)(#[^)\s]*)?\s*\)")
+
+
+def unlink_missing_notebooks(markdown: str, present: set[str]) -> str:
+    """A link to a section notebook that is not written yet becomes plain text marked "(no notebook yet)".
+
+    Notebooks are written one at a time; one that links to a later section must not break the book. Every
+    other link is left for Sphinx to resolve, and a broken one still fails the build.
+    """
+    def one(m: re.Match) -> str:
+        return m.group(0) if m.group(2) in present else f"{m.group(1)} (no notebook yet)"
+
+    return SIBLING_LINK.sub(one, markdown)
+
+
+def stage_notebook(root: Path, info: NotebookInfo, dest: Path, index: dict, entries,
+                   present: set[str] = frozenset()) -> set[str]:
     """Write the book's copy of one notebook (header cell added, citations linked); return the keys it cites."""
     import nbformat
 
@@ -164,6 +185,7 @@ def stage_notebook(root: Path, info: NotebookInfo, dest: Path, index: dict, entr
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             copy_images(info.path, cell.source, dest)
+            cell.source = unlink_missing_notebooks(cell.source, present)
             cell.source, keys = link_cell(cell.source, index, entries)
             cited |= keys
     at = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), 0)
@@ -230,7 +252,7 @@ def stage(root, dest) -> list[NotebookInfo]:
     index = citation_index(entries)
     for info in infos.values():
         _copy(info.path, dest / "_files" / info.path.name)
-        stage_notebook(root, info, dest, index, entries)
+        stage_notebook(root, info, dest, index, entries, {nb.name for nb in notebooks})
     parts, others = assign(notebooks)
     write_text_atomic(index_page(parts, [infos[o] for o in others], infos, INTRO), dest / "index.md")
     write_text_atomic(BIBLIOGRAPHY, dest / "bibliography.md")

@@ -76,11 +76,24 @@ def test_stage_writes_every_page(repo, tmp_path):
     assert "{bibref}`Han et al. 2015 <han2015learning>`" in staged.cells[2].source
     assert "no `Measurement conditions:` line" in nbformat.read(src / "notebooks" / "02_prune.ipynb",
                                                                as_version=4).cells[1].source
+    assert "Not executed yet" not in header
     assert (src / "_files" / "00_base.ipynb").read_bytes() == (repo / "notebooks" / "00_base.ipynb").read_bytes()
     pkg = (src / "library" / "companion.pkg.md").read_text()
     assert pkg.index("companion/pkg/__init__.py") < pkg.index("companion/pkg/core.py")
     assert "Used by {doc}`00 · Base: one <../notebooks/00_base>`." in pkg
     assert "{download}`CITATION.cff <_files/CITATION.cff>`" in (src / "cite.md").read_text()
+
+
+def test_a_notebook_committed_without_outputs_says_so(repo, tmp_path):
+    nb = nbformat.read(repo / "notebooks" / "02_prune.ipynb", as_version=4)
+    for c in nb.cells:
+        if c.cell_type == "code":
+            c.outputs = []
+    nbformat.write(nb, repo / "notebooks" / "02_prune.ipynb")
+    infos = {i.stem: i for i in stage(repo, tmp_path / "src")}
+    assert not infos["02_prune"].executed and infos["00_base"].executed and infos["00_base"].figures == 1
+    header = nbformat.read(tmp_path / "src" / "notebooks" / "02_prune.ipynb", as_version=4).cells[1].source
+    assert "Not executed yet" in header and ":class: warning not-executed" in header
 
 
 def test_images_beside_a_notebook_come_along(repo, tmp_path):
@@ -95,6 +108,14 @@ def test_images_beside_a_notebook_come_along(repo, tmp_path):
     nbformat.write(nb, repo / "notebooks" / "00_base.ipynb")
     stage(repo, tmp_path / "src")
     assert (tmp_path / "src" / "notebooks" / "figures" / "a.png").read_bytes() == b"png"
+
+
+def test_links_to_notebooks_not_written_yet_become_plain_text():
+    from companion.book.pages import unlink_missing_notebooks
+
+    md = "See [00](00_base.ipynb), [hashing](04_hashing.ipynb#sec) and [x](other.md)."
+    assert unlink_missing_notebooks(md, {"00_base.ipynb"}) == \
+        "See [00](00_base.ipynb), hashing (no notebook yet) and [x](other.md)."
 
 
 def test_module_files_and_escaping(repo):

@@ -13,5 +13,7 @@ def test_finds_weighted_layers_in_model_order():
 
 def test_names_select_and_unknown_names_are_errors():
     assert list(find_layers(LeNet5(), names=["fc2", "conv1"])) == ["fc2", "conv1"]
-    with pytest.raises(ValueError, match=r"no Linear/Conv2d layer named \['pool'\]; valid names: conv1, conv2"):
+    with pytest.raises(ValueError, match=r"no Linear/Conv2d layer \['pool'\] in LeNet5; Linear/Conv2d layers: conv1, conv2"):
         find_layers(LeNet5(), names=["pool"])
+    with pytest.raises(ValueError, match=r"no prunable layer \['x'\] in LeNet5; prunable layers: conv1"):
+        find_layers(LeNet5(), names=["x"], kind="prunable")

@@ -134,14 +134,19 @@ def test_busy_other_sees_another_process_and_not_our_own_work():
     finally:
         hog.kill()
         hog.wait()
-    monitor = measure.CpuMonitor().start()
-    end = time.perf_counter() + 0.5
-    while time.perf_counter() < end:  # our own work must not count
-        pass
-    own = monitor.stop()
-    assert own < 0.5, own
     with pytest.raises(ValueError, match="interval must be > 0"):
         measure.busy_other(0)
+
+
+def test_our_own_cpu_time_is_not_counted_as_other(monkeypatch):
+    # 1.5 s of machine-wide busy time over 1 s of wall time, 1.2 s of it ours: others used 0.3 cores.
+    clock = iter([10.0, 11.0])
+    busy = iter([100.0, 101.5])
+    own = iter([5.0, 6.2])
+    monkeypatch.setattr(measure.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(measure, "_busy_seconds", lambda: next(busy))
+    monkeypatch.setattr(measure, "_own_seconds", lambda: next(own))
+    assert measure.CpuMonitor().start().stop() == pytest.approx(0.3)
 
 
 def test_conditions_line_says_busy_loudly():
@@ -174,3 +179,31 @@ def test_environment_and_cpu_flags():
     assert env["cpu_capability"] and env["torch"] == torch.__version__ and "device" not in env
     flags = measure.cpu_flags(("avx2", "no_such_flag"))
     assert flags == {} or flags["no_such_flag"] is False
+
+
+def test_a_timing_context_is_entered_around_the_timed_calls():
+    class Bound(ThreadProbe):
+        def __init__(self):
+            super().__init__()
+            self.inside = []
+            self.active = False
+
+        def timing_context(self):
+            import contextlib
+
+            @contextlib.contextmanager
+            def ctx():
+                self.active = True
+                try:
+                    yield
+                finally:
+                    self.active = False
+            return ctx()
+
+        def forward(self, x):
+            self.inside.append(self.active)
+            return x
+
+    m = Bound()
+    measure.compare_latency(ThreadProbe(), m, torch.zeros(1, 1), rounds=1, min_run_time=0.01)
+    assert m.inside and all(m.inside) and not m.active

@@ -48,3 +48,23 @@ def test_environment_yml_agrees_with_pyproject():
         if "==" in line:
             name, version = line.split("==")
             assert pins()[name] == version, f"environment.yml pins {line}, constraints.txt {pins()[name]}"
+
+
+def test_a_built_wheel_holds_every_subpackage(tmp_path):
+    """A non-editable install must not silently drop the section packages (setuptools finds them)."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("companion-*.whl"))
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    packages = sorted(str(p.parent.relative_to(ROOT)).replace("/", ".") for p in (ROOT / "companion").rglob("__init__.py"))
+    assert len(packages) >= 7, packages
+    probe = ("import sys; sys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+             f"sys.path.insert(0, {str(tmp_path / 'site')!r}); import importlib; "
+             f"mods = [importlib.import_module(m) for m in {packages!r}]; "
+             "print(all(m.__file__.startswith(sys.path[0]) for m in mods))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True", out.stdout + out.stderr

@@ -60,3 +60,12 @@ def test_setup_applies_threads_and_seed():
         assert torch.equal(a, torch.rand(2))
     finally:
         torch.set_num_threads(before)
+
+
+def test_dict_parameters():
+    spec = P.dict_of(P.one_of("mlp", "thin_cnn"), P.integer(1), "student name → epochs")
+    P.check(ns(STUDENTS={"mlp": 20}), STUDENTS=spec)
+    with pytest.raises(P.ParameterError, match=r"has invalid entries \{'cnn': 0\}"):
+        P.check(ns(STUDENTS={"cnn": 0}), STUDENTS=spec)
+    with pytest.raises(P.ParameterError, match=r"got the string .* \(pass dicts with -y 'STUDENTS: \{key: value\}'\)"):
+        P.check(ns(STUDENTS='{"mlp": 20}'), STUDENTS=spec)

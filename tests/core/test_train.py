@@ -123,6 +123,7 @@ def test_train_cached_leaves_the_global_rng_alone(isolated_cache):
 
 def test_the_cache_key_follows_the_data_and_the_model_code(isolated_cache):
     from torch.utils.data import TensorDataset
+
     from companion.data import Splits
     splits = load_dataset()
     cfg = TrainConfig(epochs=1, max_train=32, seed=0)
@@ -143,3 +144,12 @@ def test_the_cache_key_follows_the_data_and_the_model_code(isolated_cache):
     h1 = train.model_source_hash(Edited((1, 28, 28), 10))
     h2 = train.model_source_hash(train.build_model("lenet300"))
     assert h1 != h2 and len(h1) == 16
+
+
+def test_noise_tolerance_is_two_sigma_of_a_difference():
+    assert train.noise_tolerance("lenet300") == pytest.approx(2 * 2 ** 0.5 * train.SEED_SPREAD["lenet300"])
+    assert set(train.SEED_SPREAD) == set(train.BASELINE_EPOCHS)
+    with pytest.raises(ValueError, match="no seed spread measured for 'vgg'"):
+        train.noise_tolerance("vgg")
+    with pytest.raises(ValueError, match="k must be > 0"):
+        train.noise_tolerance("lenet5", k=0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 
-from companion import sweep_exec
+from companion.sweep.executors import run_point
 
 WARNING = "without encryption"
 PROBE = ("import json, ipykernel.connect as c\n"
@@ -49,7 +49,7 @@ def test_plain_papermill_warns_and_ours_is_encrypted_and_quiet(tmp_path):
 
 def test_a_sweep_point_runs_encrypted_and_its_log_is_quiet(tmp_path):
     nb = probe_notebook(tmp_path / "probe.ipynb")
-    status = sweep_exec.run_point({"id": "X=2", "params": {"X": 2}, "notebook": str(nb), "dir": str(tmp_path / "pt"),
+    status = run_point({"id": "X=2", "params": {"X": 2}, "notebook": str(nb), "dir": str(tmp_path / "pt"),
                                    "timeout": 300, "env": {}})
     assert status["status"] == "done", status
     assert transport(tmp_path / "pt" / "probe.ipynb") == "curve"
