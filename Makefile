@@ -1,5 +1,6 @@
-# Two commands: `make run` (execute every notebook, collect results) and `make test`.
-# Both create .venv on first use and reuse it afterwards.
+# Two commands: `make run` (execute every notebook, collect results) and `make test`; to read:
+# `make lab` (JupyterLab on the notebooks) and `make book` (a static HTML book of the committed notebooks).
+# All create .venv on first use and reuse it afterwards.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum 
 export TQDM_DISABLE ?=
 export PYTHONHASHSEED := 0
 
-.PHONY: setup run test unit notebooks-smoke nbval bench data clean
+.PHONY: setup run test unit notebooks-smoke nbval bench data clean lab book test-book notebooks
 
 setup: $(STAMP)
 
@@ -20,6 +21,18 @@ $(STAMP): pyproject.toml constraints.txt
 
 run: setup                      ## execute every notebook at its defaults, write results/
 	$(PY) -m companion run
+
+lab: setup                      ## JupyterLab on notebooks/ with the project's kernel (127.0.0.1)
+	$(PY) -m companion lab
+
+book: setup                     ## static HTML book of the committed notebooks -> results/book/index.html
+	$(PY) -m companion book
+
+test-book: book                 ## the book just built, and JupyterLab, tested in headless Chromium
+	COMPANION_BOOK=results/book TQDM_DISABLE=1 $(PY) -m pytest tests/book
+
+notebooks: setup                ## re-execute every committed notebook in place (refuses on a busy machine)
+	TQDM_DISABLE=1 $(PY) -m companion notebooks
 
 test: setup                     ## unit tests, papermill smoke runs, nbval on committed outputs
 	TQDM_DISABLE=1 $(PY) -m pytest tests
@@ -35,4 +48,4 @@ data: setup                     ## rebuild data/fashion-mnist-mini from the full
 	$(PY) -m companion data build-mini
 
 clean:
-	rm -rf results .cache
+	rm -rf results .cache build

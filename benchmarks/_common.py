@@ -46,12 +46,12 @@ def notebook_seconds(notebook: str, parameters: dict) -> float:
     import tempfile
     import time
 
-    import papermill as pm
+    from companion.execution import execute
 
     os.environ["TQDM_DISABLE"] = "1"
     nb = ROOT / "notebooks" / f"{notebook}.ipynb"
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        pm.execute_notebook(str(nb), str(Path(out) / nb.name), cwd=str(nb.parent), kernel_name="python3",
-                            parameters={**parameters, "RESULTS_PATH": str(Path(out) / "r.json")}, progress_bar=False)
+        execute(nb, Path(out) / nb.name, cwd=nb.parent,
+                parameters={**parameters, "RESULTS_PATH": str(Path(out) / "r.json")})
         return time.perf_counter() - start

@@ -1,4 +1,4 @@
-"""Command line: ``python -m companion run | data build-mini | sweep ...``."""
+"""Command line: ``python -m companion run | notebooks | book | lab | data build-mini | sweep ...``."""
 from __future__ import annotations
 
 import argparse
@@ -9,35 +9,29 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_notebooks(notebooks: list[Path], out: Path, parameters: dict | None = None) -> int:
-    """Execute ``notebooks`` with papermill at their defaults; write results under ``out``."""
-    import papermill as pm
+    """Execute ``notebooks`` with papermill at their defaults, with progress; write results under ``out``.
+
+    A failing notebook keeps its partial executed notebook and does not stop the others; the summary lists
+    it and the exit status is 1.
+    """
     import pandas as pd
 
+    from .execution import print_summary
+    from .execution import run_notebooks as run_all
     from .results import collect
 
-    out = out.resolve()
-    (out / "notebooks").mkdir(parents=True, exist_ok=True)
-    failed = []
-    for nb in notebooks:
-        params = {"RESULTS_PATH": str(out / f"{nb.stem}.json"), **(parameters or {})}
-        print(f"== {nb.name}", flush=True)
-        try:
-            pm.execute_notebook(str(nb), str(out / "notebooks" / nb.name), parameters=params,
-                                cwd=str(nb.parent), kernel_name="python3", progress_bar=False)
-        except Exception as e:  # keep going: one failing notebook must not hide the others
-            print(f"!! {nb.name} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-            failed.append(nb.name)
-    jsons = [p for p in out.glob("*.json")]
+    out = Path(out).resolve()
+    outcomes = run_all(notebooks, out, parameters)
+    jsons = sorted(out.glob("*.json"))
     if jsons:
-        df = pd.concat([collect(p) for p in sorted(jsons)], ignore_index=True)
+        df = pd.concat([collect(p) for p in jsons], ignore_index=True)
         df.to_csv(out / "results.csv", index=False)
         cols = ["section", "method", "accuracy", "params", "size_bytes", "macs", "latency_ms"]
         with pd.option_context("display.width", 160, "display.max_rows", 200):
             print(df[cols].to_string(index=False))
         print(f"\n{len(df)} rows -> {out / 'results.csv'}; figures in {out / 'figures'}")
-    if failed:
-        print(f"failed notebooks: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+    print_summary(outcomes)
+    return 0 if all(o.ok for o in outcomes) else 1
 
 
 def sweep_command(parser: argparse.ArgumentParser, args) -> int:
@@ -71,6 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--out", type=Path, default=ROOT / "results")
     p_run.add_argument("--smoke", action="store_true", help="run with SMOKE=True")
 
+    p_nbs = sub.add_parser(
+        "notebooks", help="re-execute the committed notebooks in place (quiet machine only)",
+        description="Re-execute every committed notebook in place, serially, at its default parameters, from one "
+                    "model cache; refuse to start while other processes keep the CPU busy. Each notebook's rows "
+                    "are copied to notebooks/results/<stem>.json.")
+    p_nbs.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/[0-9]*.ipynb, in order")
+
+    sub.add_parser("book", help="build the static HTML book of the committed notebooks into results/book/")
+    sub.add_parser("lab", help="open JupyterLab on notebooks/ with the project's kernel (127.0.0.1)")
+
     p_data = sub.add_parser("data", help="data utilities")
     p_data.add_argument("action", choices=["build-mini", "verify"])
     p_data.add_argument("--source", type=Path, default=None, help="folder with the full Fashion-MNIST IDX files")
@@ -95,12 +99,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "sweep":
         return sweep_command(parser, args)
-    if args.command == "run":
-        notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    if args.command in ("run", "notebooks"):
+        from .book.taxonomy import find_notebooks
+
+        notebooks = args.notebooks or find_notebooks(ROOT / "notebooks")
         missing = [str(n) for n in notebooks if not Path(n).exists()]
         if missing:
             parser.error(f"no such notebook: {', '.join(missing)}")
+        if args.command == "notebooks":
+            from .execution import refresh
+
+            return refresh([Path(n) for n in notebooks], ROOT)
         return run_notebooks([Path(n) for n in notebooks], args.out, {"SMOKE": True} if args.smoke else None)
+    if args.command == "book":
+        from .book import BookError, build
+
+        try:
+            build(ROOT)
+        except BookError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "lab":
+        import subprocess
+
+        from .execution import lab_command, lab_environment
+
+        try:
+            return subprocess.call(lab_command(ROOT / "notebooks"), env=lab_environment())
+        except KeyboardInterrupt:
+            return 130
     if args.command == "data":
         from . import data
         if args.action == "build-mini":

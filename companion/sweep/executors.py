@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..execution.kernel import TRANSPORT_ENCRYPTION
 from ..io import write_json_atomic
 
 DONE, RESULTS, ERROR, POINT = "done.json", "results.json", "error.json", "point.json"
@@ -43,7 +44,11 @@ except Exception:
 if os.getppid() != spec["parent_pid"]:
     sys.exit(3)
 import papermill as pm
+from traitlets.config import Config
 from companion.io import write_json_atomic
+
+config = Config()  # encrypted kernel transport: no "running over TCP without encryption" (companion.execution.kernel)
+config.KernelManager.transport_encryption = spec["transport_encryption"]
 
 def fail(message, cell=None):
     write_json_atomic({"error": message, "cell": cell}, spec["error"])
@@ -51,7 +56,7 @@ def fail(message, cell=None):
 
 try:
     pm.execute_notebook(spec["input"], spec["output"], parameters=spec["parameters"], cwd=spec["cwd"],
-                        kernel_name=spec["kernel"], progress_bar=False)
+                        kernel_name=spec["kernel"], progress_bar=False, config=config)
 except pm.PapermillExecutionError as e:
     fail(f"{e.ename}: {e.evalue}", e.exec_count)
 except BaseException as e:
@@ -121,7 +126,7 @@ def run_point(spec: dict) -> dict:
     partial = point_dir / f"{stem}.partial.ipynb"
     child = {"input": str(notebook), "output": str(partial), "cwd": str(notebook.parent), "kernel": KERNEL,
              "parameters": {**spec["params"], "RESULTS_PATH": str(point_dir / RESULTS)},
-             "error": str(point_dir / ERROR), "parent_pid": os.getpid()}
+             "error": str(point_dir / ERROR), "parent_pid": os.getpid(), "transport_encryption": TRANSPORT_ENCRYPTION}
     env = {**os.environ, **spec.get("env", {})}
     status = {"id": spec["id"], "host": host, "worker": worker, "notebook": str(partial)}
     start = time.perf_counter()

@@ -6,6 +6,7 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
+from companion.execution import execute
 from companion.params import COMMON
 from companion.results import SCHEMA
 
@@ -40,8 +41,7 @@ def test_structure(nb):
 
 def _run(nb, tmp_path, **parameters):
     out = tmp_path / "results.json"
-    pm.execute_notebook(str(nb), str(tmp_path / nb.name), parameters={"RESULTS_PATH": str(out), **parameters},
-                        cwd=str(nb.parent), kernel_name="python3", progress_bar=False)
+    execute(nb, tmp_path / nb.name, parameters={"RESULTS_PATH": str(out), **parameters}, cwd=nb.parent)
     return json.loads(out.read_text())
 
 
@@ -56,9 +56,8 @@ def test_smoke_run(nb, tmp_path):
 def test_a_list_given_as_a_string_fails_at_once_with_a_clear_message(tmp_path):
     nb = ROOT / "notebooks" / "00_baseline.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as e:
-        pm.execute_notebook(str(nb), str(tmp_path / nb.name), cwd=str(nb.parent), kernel_name="python3",
-                            progress_bar=False, parameters={"SMOKE": True, "MODELS": '["lenet300", "lenet5"]',
-                                                            "RESULTS_PATH": str(tmp_path / "r.json")})
+        execute(nb, tmp_path / nb.name, cwd=nb.parent, parameters={"SMOKE": True, "MODELS": '["lenet300", "lenet5"]',
+                                                                   "RESULTS_PATH": str(tmp_path / "r.json")})
     assert "MODELS must be a list of model names, got the string" in str(e.value)
     assert "-y 'MODELS: [lenet300, lenet5]'" in str(e.value)
     assert e.value.exec_count <= 3, "the check must run right after the parameters cell"
