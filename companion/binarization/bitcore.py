@@ -86,12 +86,15 @@ def as_numpy(t) -> np.ndarray:
 
 
 def as_floats(x) -> np.ndarray:
-    """A C-contiguous float32 NumPy array of ``x`` (without a copy when it already is one)."""
-    if isinstance(x, torch.Tensor) and x.dtype == torch.float32 and x.device.type == "cpu" and x.is_contiguous():
-        return x.detach().numpy()
-    if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous:
-        return x
-    return np.ascontiguousarray(as_numpy(x), dtype=np.float32)
+    """A C-contiguous float32 NumPy array of ``x``, without a copy when it already is one (a CPU float32 tensor
+    not requiring grad, or such an array): ``Tensor.numpy()`` first, the general path only when it refuses."""
+    try:
+        a = x.numpy()
+    except (AttributeError, RuntimeError, TypeError):  # an array, a tensor needing grad or on a GPU, a list
+        a = as_numpy(x)
+    if a.dtype == np.float32 and a.flags.c_contiguous:
+        return a
+    return np.ascontiguousarray(a, dtype=np.float32)
 
 
 def check_words(name: str, a, ndim: int) -> np.ndarray:

@@ -25,8 +25,11 @@ from .conv import conv_output_size, geometry, run_conv, sign_conv_bits
 from .fold import sign_thresholds
 from .gemm import run_gemm
 from .layers import BinaryConv2d, BinaryLinear
-from .packed import ENGINE, PackedLayer, check_packable
+from .packed import ENGINE, BufferViews, PackedLayer, check_packable
 from .packing import pack_conv_weight, pack_linear_weight, pack_linear_weight_nhwc, pack_signs_nchw
+
+
+_NO_INTS, _NO_INTS_2D = np.empty((0, 0, 0, 0), np.int32), np.empty((0, 0), np.int32)
 
 
 def _sign_units(layer) -> torch.Tensor:
@@ -37,7 +40,7 @@ def _sign_units(layer) -> torch.Tensor:
         return layer.eval().unit_weight()[0].detach().cpu()
 
 
-class BinaryConvBlock(nn.Module):
+class BinaryConvBlock(BufferViews, nn.Module):
     """A binary convolution with the batch norm and ``sign`` after it folded in: float or bits in, bits out.
 
     Buffers: ``sign`` (kh, kw, ⌈C/64⌉, O) packed weights, ``threshold`` (O,) int64 and ``flip`` (O,) bool.
@@ -57,7 +60,11 @@ class BinaryConvBlock(nn.Module):
         return int(np.prod(self.shape))
 
     def geometry(self, hw) -> tuple:
-        return geometry(hw, self.sign.numpy(), self.stride, self.padding)
+        """(sh, sw, ph, pw, Ho, Wo) for an ``hw`` input (cached per size)."""
+        cache = self.__dict__.setdefault("_geometry", {})
+        if hw not in cache:
+            cache[hw] = geometry(hw, self.views()["sign"], self.stride, self.padding)
+        return cache[hw]
 
     def pack(self, x: torch.Tensor) -> np.ndarray:
         """The signs of a float NCHW input, packed (B, H, W, ⌈C/64⌉) (timed apart in the breakdown)."""
@@ -65,25 +72,23 @@ class BinaryConvBlock(nn.Module):
 
     def from_words(self, xp: np.ndarray, thresholds: bool = True) -> np.ndarray:
         """Packed input words → packed output bits (or, without ``thresholds``, the NHWC integers)."""
-        geo = self.geometry(xp.shape[1:3])
+        geo, v = self.geometry(xp.shape[1:3]), self.views()
         if thresholds:
             bits = np.empty((xp.shape[0], geo[4], geo[5], n_words(self.shape[0])), np.uint64)
-            run_conv(xp, self.sign.numpy(), self.shape[1], geo, np.empty((0, 0, 0, 0), np.int32),
-                     self.threshold.numpy(), self.flip.numpy(), bits)
+            run_conv(xp, v["sign"], self.shape[1], geo, _NO_INTS, v["threshold"], v["flip"], bits)
             return bits
         out = np.empty((xp.shape[0], geo[4], geo[5], self.shape[0]), np.int32)
-        run_conv(xp, self.sign.numpy(), self.shape[1], geo, out)
+        run_conv(xp, v["sign"], self.shape[1], geo, out)
         return out
 
     def forward(self, x):
         if isinstance(x, np.ndarray):
             return self.from_words(x)
-        a = as_floats(x)
-        return sign_conv_bits(a, self.sign.numpy(), self.geometry(a.shape[2:]), self.threshold.numpy(),
-                              self.flip.numpy())
+        a, v = as_floats(x), self.views()
+        return sign_conv_bits(a, v["sign"], self.geometry(a.shape[2:]), v["threshold"], v["flip"])
 
 
-class BinaryLinearBlock(nn.Module):
+class BinaryLinearBlock(BufferViews, nn.Module):
     """A binary linear layer on packed words; with a batch norm, that and ``sign`` folded in (bits out).
 
     ``nhwc=(C, H, W)``: the layer follows ``flatten`` of a (C, H, W) map and reads the channel-packed words
@@ -110,20 +115,19 @@ class BinaryLinearBlock(nn.Module):
     def integers(self, xp: np.ndarray) -> np.ndarray:
         """Packed input words → the int32 products (B, O)."""
         out = np.empty((xp.shape[0], self.shape[0]), np.int32)
-        run_gemm(xp.reshape(xp.shape[0], -1), self.sign.numpy(), self.shape[1], out)
+        run_gemm(xp.reshape(xp.shape[0], -1), self.views()["sign"], self.shape[1], out)
         return out
 
     def forward(self, xp: np.ndarray):
-        xp = xp.reshape(xp.shape[0], -1)
-        if self.threshold is not None:
+        xp, v = xp.reshape(xp.shape[0], -1), self.views()
+        if "threshold" in v:
             bits = np.empty((xp.shape[0], n_words(self.shape[0])), np.uint64)
-            run_gemm(xp, self.sign.numpy(), self.shape[1], np.empty((0, 0), np.int32), self.threshold.numpy(),
-                     self.flip.numpy(), bits)
+            run_gemm(xp, v["sign"], self.shape[1], _NO_INTS_2D, v["threshold"], v["flip"], bits)
             return bits
         out = np.empty((xp.shape[0], self.shape[0]), np.float32)
-        run_gemm(xp, self.sign.numpy(), self.shape[1], out)
-        y = torch.from_numpy(out)
-        return y if self.bias is None else y + self.bias
+        run_gemm(xp, v["sign"], self.shape[1], out)
+        y, bias = torch.from_numpy(out), self._parameters["bias"]
+        return y if bias is None else y + bias
 
 
 class PackedBNN(nn.Module):

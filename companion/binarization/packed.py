@@ -46,7 +46,35 @@ def check_packable(layer: nn.Module) -> None:
         raise ValueError(f"packed convolutions need groups=1 and dilation=1, got {layer.groups}, {layer.dilation}")
 
 
-class PackedLayer(nn.Module):
+class BufferViews:
+    """Mixin for packed modules: NumPy views of their buffers, cached, since reading a buffer through
+    ``nn.Module.__getattr__`` and ``Tensor.numpy()`` costs about a microsecond each, per call.
+
+    The cache is dropped when the buffers may change: after ``load_state_dict``, on ``.to()``/``.cpu()``
+    (``_apply``), and it is never copied or pickled.
+    """
+
+    def views(self) -> dict[str, np.ndarray]:
+        cache = self.__dict__.get("_views")
+        if cache is None:
+            cache = {k: v.detach().cpu().numpy() for k, v in self._buffers.items() if v is not None}
+            self.__dict__["_views"] = cache  # a plain attribute: bypasses nn.Module.__setattr__
+        return cache
+
+    def drop_views(self, *_) -> None:
+        self.__dict__.pop("_views", None)
+
+    def _apply(self, fn, *args, **kwargs):
+        self.drop_views()
+        return super()._apply(fn, *args, **kwargs)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_views", None)
+        return state
+
+
+class PackedLayer(BufferViews, nn.Module):
     """Inference-only form of a :class:`BinaryLinear` / :class:`BinaryConv2d` with packed weights (buffers).
 
     Binary activations (BNN, XNOR-Net): the input's signs are packed and the layer runs the XNOR-popcount
@@ -78,6 +106,7 @@ class PackedLayer(nn.Module):
         self.register_buffer("nonzero", torch.from_numpy(planes["nonzero"]) if "nonzero" in planes else None)
         self.register_load_state_dict_post_hook(lambda module, keys: module._unpack())
         self._unpack()
+        self.plain = self.xnor and scale is None and layer.bias is None and not self.input_scaling  # BNN: no scales
 
     def pack_planes(self, unit: torch.Tensor) -> dict[str, np.ndarray]:
         """Weights in {-1, (0,) +1} → the packed bit planes (uint64)."""
@@ -97,6 +126,7 @@ class PackedLayer(nn.Module):
         return {k: getattr(self, k).numpy() for k in ("sign", "nonzero") if getattr(self, k) is not None}
 
     def _unpack(self) -> None:
+        self.drop_views()
         if not self.xnor:  # unpack once for the float matmul (a cache, not part of the state)
             fan_in = int(np.prod(self.shape[1:]))
             unit = unpack_pm1(self.sign.numpy(), fan_in)
@@ -116,8 +146,8 @@ class PackedLayer(nn.Module):
     def kernel(self, xp: np.ndarray) -> torch.Tensor:
         """``x_b ⊛ W_b`` from the XNOR-popcount kernel on packed inputs, int32 (NCHW for a convolution)."""
         if self.conv:
-            return torch.from_numpy(xnor_conv2d(xp, self.sign.numpy(), self.shape[1], self.stride, self.padding))
-        return torch.from_numpy(xnor_linear(xp, self.sign.numpy(), self.shape[1]))
+            return torch.from_numpy(xnor_conv2d(xp, self.views()["sign"], self.shape[1], self.stride, self.padding))
+        return torch.from_numpy(xnor_linear(xp, self.views()["sign"], self.shape[1]))
 
     def integer_output(self, x: torch.Tensor) -> torch.Tensor:
         """``sign(x) ⊛ W_b`` as int32: the same integers as the float ±1 computation."""
@@ -126,10 +156,12 @@ class PackedLayer(nn.Module):
     def binary_product(self, x: torch.Tensor) -> torch.Tensor:
         """The same integers as float32, packing fused into the kernel (the fast path of ``forward``)."""
         if self.conv:
-            return torch.from_numpy(binary_conv2d(x, self.sign.numpy(), self.stride, self.padding))
-        return torch.from_numpy(binary_linear(x, self.sign.numpy()))
+            return torch.from_numpy(binary_conv2d(x, self.views()["sign"], self.stride, self.padding))
+        return torch.from_numpy(binary_linear(x, self.views()["sign"]))
 
     def forward(self, x):
+        if self.plain:  # sign weights and activations, no scale, no bias: the integers are the output
+            return self.binary_product(x)
         if x.device.type != "cpu":
             x = x.cpu()
         if self.xnor:

@@ -116,3 +116,33 @@ def time_breakdown(model: nn.Module, x: torch.Tensor, *, rounds: int = 5, min_ru
     for r in rows:
         r["share"] = r["ms"] / whole
     return {"stages": rows, "whole_ms": whole, "latency": latency}
+
+
+def layer_forms(layer: BinaryLinear | BinaryConv2d, x: torch.Tensor, bn: nn.Module | None = None) -> dict:
+    """One binarized layer on input ``x`` in four forms, as callables on ``x`` for ``measure.latency_table``:
+
+    - ``fp32 PyTorch``: :func:`float_twin` (the reference);
+    - ``packed layer (float in, float out)``: a :class:`~companion.binarization.packed.PackedLayer`, a drop-in
+      replacement: signs packed, XNOR-popcount, integers back as float32;
+    - ``kernel (bits in, integers out)``: the XNOR-popcount kernel on the input already packed;
+    - ``binary block (bits in, bits out)``: the kernel with ``bn`` + sign folded into thresholds (a fresh batch
+      norm's when ``bn`` is None: the cost does not depend on their values), as between two binary layers.
+    """
+    from .fold import sign_thresholds
+    from .network import BinaryConvBlock, BinaryLinearBlock
+    from .packed import PackedLayer
+
+    packed = PackedLayer(layer)
+    xp = packed.pack_input(x)
+    channels = layer.out_channels if isinstance(layer, BinaryConv2d) else layer.out_features
+    with torch.random.fork_rng(devices=[]):
+        bn = bn or (nn.BatchNorm2d if isinstance(layer, BinaryConv2d) else nn.BatchNorm1d)(channels).eval()
+    if isinstance(layer, BinaryConv2d):
+        block = BinaryConvBlock(layer, bn)
+        bits = lambda _: block.from_words(xp)  # noqa: E731
+    else:
+        block = BinaryLinearBlock(layer)
+        block.threshold, block.flip = sign_thresholds(bn, layer.in_features)
+        bits = lambda _: block(xp)  # noqa: E731
+    return {"fp32 PyTorch": float_twin(layer), "packed layer (float in, float out)": packed,
+            "kernel (bits in, integers out)": lambda _: packed.kernel(xp), "binary block (bits in, bits out)": bits}
