@@ -59,6 +59,9 @@ class BinaryConvBlock(BufferViews, nn.Module):
     def weight_count(self) -> int:
         return int(np.prod(self.shape))
 
+    def extra_repr(self) -> str:
+        return f"{self.shape}, stride {self.stride}, padding {self.padding}, XNOR-popcount → thresholds → bits"
+
     def geometry(self, hw) -> tuple:
         """(sh, sw, ph, pw, Ho, Wo) for an ``hw`` input (cached per size)."""
         cache = self.__dict__.setdefault("_geometry", {})
@@ -111,6 +114,10 @@ class BinaryLinearBlock(BufferViews, nn.Module):
     @property
     def weight_count(self) -> int:
         return int(np.prod(self.shape))
+
+    def extra_repr(self) -> str:
+        out = "thresholds → bits" if self._buffers["threshold"] is not None else "integers"
+        return f"{self.shape}, XNOR-popcount on packed words → {out}"
 
     def integers(self, xp: np.ndarray) -> np.ndarray:
         """Packed input words → the int32 products (B, O)."""

@@ -203,13 +203,20 @@ def packed_layers(model: nn.Module) -> dict[str, PackedLayer]:
     return {n: m for n, m in model.named_modules() if isinstance(m, PackedLayer)}
 
 
-def count_weights(model: nn.Module) -> int:
+def count_weights(model: nn.Module, nonzero_only: bool = False) -> int:
     """Weights a packed model stores: its float parameters plus the binary weights of its bit planes.
 
     (``measure.count_params`` counts ``nn.Parameter``s only, so it misses weights held in bit-plane buffers.)
+    ``nonzero_only``: the non-zero ones (ternary layers count the set bits of their ``nonzero`` plane).
     """
-    binary = sum(m.weight_count for m in model.modules() if hasattr(m, "weight_count"))
-    return sum(p.numel() for p in model.parameters()) + binary
+    floats = sum(int(torch.count_nonzero(p)) if nonzero_only else p.numel() for p in model.parameters())
+    binary = 0
+    for m in model.modules():
+        if hasattr(m, "weight_count"):
+            planes = m._buffers.get("nonzero")
+            binary += int(np.unpackbits(planes.numpy().view(np.uint8)).sum()) if nonzero_only and planes is not None \
+                else m.weight_count
+    return floats + binary
 
 
 def state_bytes(model: nn.Module) -> int:

@@ -95,7 +95,8 @@ def time_breakdown(model: nn.Module, x: torch.Tensor, *, rounds: int = 5, min_ru
 
     A "thresholds" stage is timed as its kernel with the thresholds, and its row is the *difference* with
     the kernel alone (clipped at 0); "glue" is the whole forward minus the stages (Python calls, conversions;
-    clipped at 0: a fused call can beat its parts timed apart). ``timer(callables, x, rounds, min_run_time,
+    clipped at 0: a fused call can beat its parts timed apart). Shares are of the whole forward, or of the sum of
+    the stages where that is larger, so they add up to 1. ``timer(callables, x, rounds, min_run_time,
     threads) -> ({label: ms}, latency row)`` replaces the measurement (tests). Returns ``{"stages": rows
     (stage, kind, ms, share of the whole), "whole_ms", "latency": the whole forward's latency_table row}``.
     """
@@ -113,8 +114,9 @@ def time_breakdown(model: nn.Module, x: torch.Tensor, *, rounds: int = 5, min_ru
         rows.append({"stage": label, "kind": kind, "ms": t})
     glue = whole - sum(r["ms"] for r in rows)
     rows.append({"stage": "Python calls and conversions", "kind": "glue", "ms": max(glue, 0.0)})
+    total = max(whole, sum(r["ms"] for r in rows))  # the stages timed apart can add up to more than the whole
     for r in rows:
-        r["share"] = r["ms"] / whole
+        r["share"] = r["ms"] / total
     return {"stages": rows, "whole_ms": whole, "latency": latency}
 
 

@@ -51,6 +51,10 @@ def test_time_breakdown_arithmetic_with_a_fake_timer(trained_like):
     assert ms["conv2 with bn2 + sign thresholds"] == 0.5  # with thresholds minus the kernel alone
     assert ms["Python calls and conversions"] == pytest.approx(10.0 - 4 - 1 - 2 - 0.5 - 0.5 - 1)
     assert sum(r["share"] for r in result["stages"]) == pytest.approx(1.0)
+    fake["whole forward"] = 8.0  # the stages timed apart add up to more than the whole: no glue, shares of the sum
+    over = time_breakdown(packed, x, threads=3, timer=timer)["stages"]
+    assert over[-1]["ms"] == 0.0 and sum(r["share"] for r in over) == pytest.approx(1.0)
+    assert over[0]["share"] == pytest.approx(4.0 / 9.0)
     assert {r["kind"] for r in result["stages"]} == {"full-precision layers", "packing", "kernel", "thresholds", "glue"}
     for label, fn in seen["callables"].items():  # every stage really runs (on its recorded input; the model on x)
         assert fn(x) is not None, label

@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from companion import binarization as bz
 from companion.binarization import BinaryConv2d, BinaryLinear, sign
 from companion.binarization import packed as pk
 from companion.measure import count_params, size_bytes
@@ -51,6 +52,9 @@ def test_count_weights_equals_what_the_file_stores(tmp_path, trained_like):
     packed = pk.to_packed(model)
     assert count_params(packed) < count_params(model) / 10  # nn.Parameters alone miss the planes
     assert pk.count_weights(packed) == count_params(model)
+    ternary = trained_like("ternary")
+    zeros = sum(int((bz.ternarize(m.weight)[0] == 0).sum()) for m in (ternary.conv2, ternary.fc3))
+    assert pk.count_weights(pk.to_packed(ternary), nonzero_only=True) == count_params(ternary, nonzero_only=True) - zeros
     loaded = pk.load_packed(pk.save_packed(packed, tmp_path / "p"))
     assert pk.count_weights(loaded) == count_params(model)
 
