@@ -7,8 +7,9 @@ popcount do 64 multiply-accumulates (Rastegari et al. 2016; Hubara et al. 2016).
 Weights are stored transposed, (⌈n/64⌉, O), so the innermost loop runs over outputs: contiguous loads, one
 counter per output, vectorized (``vpopcntq`` on AVX-512 VPOPCNTDQ), no horizontal sums. Four words of the
 input are folded in per pass, so each counter is loaded and stored once per four words. Work is split in
-blocks of :data:`OUT_BLOCK` outputs × :data:`BATCH_BLOCK` samples, whose weights stay in the L1 cache while
-the samples of the block reuse them; with several threads the blocks run in parallel (``prange``).
+blocks of up to :data:`BATCH_BLOCK` samples × :data:`OUT_BLOCK` outputs (long inner loops; the samples of a
+block reuse its weights from the cache); with several threads there is at least one block per thread, and the
+blocks run in parallel (``prange``).
 
 Three ways out: the integers (int32), the same as float32, or **packed bits of the next layer**: batch norm
 and ``sign`` folded into one integer threshold per output (:mod:`companion.binarization.fold`),
@@ -24,8 +25,8 @@ from .bitcore import (as_floats, check_operands, check_thresholds, kernel_thread
                       wide_vectors)
 from .packing import _pack_rows
 
-OUT_BLOCK = 256   # outputs per work item (a multiple of 64, so packed output words never straddle items)
-BATCH_BLOCK = 8   # samples per work item
+OUT_BLOCK = 1024   # at most this many outputs per work item (a multiple of 64: output words never straddle items)
+BATCH_BLOCK = 32   # at most this many samples per work item
 
 
 @njit(cache=True, inline="always")
@@ -50,14 +51,14 @@ def _accumulate(xp, wt, b, o0, o1, acc):
 
 
 @njit(cache=True)
-def _gemm_item(xp, wt, n, item, out, thr, flip, out_bits):
-    """Work item ``item`` (a block of samples × a block of outputs): dense ``out`` or, with thresholds, bits."""
+def _gemm_item(xp, wt, n, item, bb, ob, out, thr, flip, out_bits):
+    """Work item ``item``: ``bb`` samples × ``ob`` outputs, into dense ``out`` or, with thresholds, bits."""
     outs = wt.shape[1]
-    blocks = (outs + OUT_BLOCK - 1) // OUT_BLOCK
-    b0, o0 = (item // blocks) * BATCH_BLOCK, (item % blocks) * OUT_BLOCK
-    o1 = min(o0 + OUT_BLOCK, outs)
-    b1 = min(b0 + BATCH_BLOCK, xp.shape[0])
-    acc = np.empty((BATCH_BLOCK, OUT_BLOCK), np.int64)
+    blocks = (outs + ob - 1) // ob
+    b0, o0 = (item // blocks) * bb, (item % blocks) * ob
+    o1 = min(o0 + ob, outs)
+    b1 = min(b0 + bb, xp.shape[0])
+    acc = np.empty((bb, ob), np.int64)
     for b in range(b0, b1):
         _accumulate(xp, wt, b, o0, o1, acc[b - b0])
     if thr.shape[0] == 0:
@@ -69,28 +70,35 @@ def _gemm_item(xp, wt, n, item, out, thr, flip, out_bits):
         threshold_bits(acc[:b1 - b0, :o1 - o0], np.full(b1 - b0, n, np.int64), thr[o0:o1], flip[o0:o1], words)
 
 
-def _items(batch: int, outs: int) -> int:
-    return -(-batch // BATCH_BLOCK) * -(-outs // OUT_BLOCK)
+def _blocks(batch: int, outs: int, threads: int) -> tuple[int, int, int]:
+    """(samples, outputs) per work item and the number of items: as large as :data:`BATCH_BLOCK` ×
+    :data:`OUT_BLOCK` allow (long inner loops), but at least one item per thread."""
+    bb, ob = min(batch, BATCH_BLOCK), min(-(-outs // WORD) * WORD, OUT_BLOCK)
+    if threads > 1:
+        bb = min(bb, -(-batch // threads))
+        if batch < threads:  # too few samples to share: split the outputs
+            ob = min(ob, -(-outs // (threads * WORD)) * WORD)
+    return bb, ob, -(-batch // bb) * -(-outs // ob)
 
 
 @njit(cache=True)
-def _gemm(xp, wt, n, out, thr, flip, out_bits, items):
+def _gemm(xp, wt, n, bb, ob, items, out, thr, flip, out_bits):
     for item in range(items):
-        _gemm_item(xp, wt, n, item, out, thr, flip, out_bits)
+        _gemm_item(xp, wt, n, item, bb, ob, out, thr, flip, out_bits)
 
 
 @njit(cache=True, parallel=True)
-def _gemm_parallel(xp, wt, n, out, thr, flip, out_bits, items):
+def _gemm_parallel(xp, wt, n, bb, ob, items, out, thr, flip, out_bits):
     for item in prange(items):
-        _gemm_item(xp, wt, n, item, out, thr, flip, out_bits)
+        _gemm_item(xp, wt, n, item, bb, ob, out, thr, flip, out_bits)
 
 
 @njit(cache=True)
-def _pack_then_gemm(x, wt, out, thr, flip, out_bits, items):
+def _pack_then_gemm(x, wt, bb, ob, items, out, thr, flip, out_bits):
     """Fused for one thread: pack the signs of float rows x (B, n), then :func:`_gemm`."""
     xp = np.empty((x.shape[0], wt.shape[0]), np.uint64)
     _pack_rows(x, xp)
-    _gemm(xp, wt, x.shape[1], out, thr, flip, out_bits, items)
+    _gemm(xp, wt, x.shape[1], bb, ob, items, out, thr, flip, out_bits)
 
 
 _NO_THR, _NO_FLIP, _NO_BITS = np.empty(0, np.int64), np.empty(0, np.bool_), np.empty((0, 0), np.uint64)
@@ -98,12 +106,12 @@ _NO_THR, _NO_FLIP, _NO_BITS = np.empty(0, np.int64), np.empty(0, np.bool_), np.e
 
 def run_gemm(xp, wt, n, out, thr=_NO_THR, flip=_NO_FLIP, out_bits=_NO_BITS):
     """Unchecked: packed words → integers ``out`` or, with thresholds, ``out_bits``; parallel when it pays."""
-    items = _items(xp.shape[0], wt.shape[1])
     threads = kernel_threads(xp.shape[0] * wt.shape[0] * wt.shape[1])
-    if threads > 1 and items > 1:
-        _gemm_parallel(xp, wt, n, out, thr, flip, out_bits, items)
+    bb, ob, items = _blocks(xp.shape[0], wt.shape[1], threads)
+    if items > 1 and threads > 1:
+        _gemm_parallel(xp, wt, n, bb, ob, items, out, thr, flip, out_bits)
     else:
-        _gemm(xp, wt, n, out, thr, flip, out_bits, items)
+        _gemm(xp, wt, n, bb, ob, items, out, thr, flip, out_bits)
 
 
 def xnor_linear(xp: np.ndarray, wp: np.ndarray, n: int) -> np.ndarray:
@@ -142,7 +150,7 @@ def binary_linear(x, wp: np.ndarray) -> np.ndarray:
         raise ValueError(f"shape mismatch: inputs {a.shape} need ⌈n/64⌉ = {wp.shape[0]} words per row")
     out = np.empty((a.shape[0], wp.shape[1]), np.float32)
     if kernel_threads(a.shape[0] * wp.shape[0] * wp.shape[1]) == 1:
-        _pack_then_gemm(a, wp, out, _NO_THR, _NO_FLIP, _NO_BITS, _items(a.shape[0], wp.shape[1]))
+        _pack_then_gemm(a, wp, *_blocks(a.shape[0], wp.shape[1], 1), out, _NO_THR, _NO_FLIP, _NO_BITS)
     else:
         xp = np.empty((a.shape[0], wp.shape[0]), np.uint64)
         _pack_rows(a, xp)

@@ -59,3 +59,11 @@ def test_linear_kernels_reject_shape_mismatch_and_bad_dtypes(pm1):
         gemm.binary_linear(torch.randn(2, 200), pack_linear_weight(pm1(3, 100)))
     with pytest.raises(ValueError, match=r"one entry per output \(3\)"):
         gemm.xnor_linear_bits(xp, pack_linear_weight(pm1(3, 100)), 100, np.zeros(4), np.zeros(3, bool))
+
+
+def test_work_blocks_are_long_but_one_per_thread_at_least():
+    assert gemm._blocks(32, 1024, 1) == (32, 1024, 1)
+    assert gemm._blocks(32, 1024, 2) == (16, 1024, 2)
+    assert gemm._blocks(1, 1024, 2) == (1, 512, 2)      # one sample: the outputs are split
+    assert gemm._blocks(40, 1100, 1) == (32, 1024, 4)   # blocks of 1024 outputs: a multiple of 64
+    assert gemm._blocks(3, 5, 2) == (2, 64, 2)
