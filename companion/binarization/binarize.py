@@ -3,11 +3,13 @@
 Training side. Weights (and, for BNN and XNOR-Net, activations) are binarized in the forward pass
 while real-valued *latent* weights accumulate the gradient updates; the sign has no useful gradient,
 so a straight-through estimator (STE) stands in for it. The packed XNOR/popcount inference of the
-trained networks lives in :mod:`companion.binarization.kernels` (kernels) and :mod:`companion.binarization.packed` (converter, file).
+trained networks lives in :mod:`companion.binarization.kernels` (kernels), :mod:`companion.binarization.packed`
+(converter, file) and :mod:`companion.binarization.network` (the BNN packed end to end).
 
 - ``float``: fp32 weights, ReLU (the reference);
 - ``binaryconnect``: sign(w), or +1 with probability hard_sigmoid(w); real activations
-  (Courbariaux, Bengio & David 2015);
+  (Courbariaux, Bengio & David 2015). The stochastic variant is evaluated, as in the paper (§2.6), with the
+  real-valued weights (``stochastic_inference="real"``); ``"sign"`` evaluates it with sign(w) instead;
 - ``bnn``: sign(w) and sign(a), hard-tanh straight-through estimator (Hubara, Courbariaux et al. 2016);
 - ``bwn``: α·sign(w) with one α per filter; real activations (Rastegari et al. 2016, Binary-Weight-Networks);
 - ``xnor``: α·sign(w) and K·sign(a) (Rastegari et al. 2016, XNOR-Net);
@@ -39,6 +41,7 @@ class BinarizeConfig:
 
     method: str = "bnn"
     stochastic: bool = False  # BinaryConnect only: sample +1 with probability hard_sigmoid(w)
+    stochastic_inference: str = "real"  # stochastic BinaryConnect at test time: real-valued w (the paper) or sign(w)
     ternary_threshold: float = 0.7  # TWN: Δ = threshold · mean|W| (0.7 in Li & Liu)
     binarize_first_last: bool = False  # the papers keep the first and last layers in full precision
 
@@ -47,12 +50,17 @@ class BinarizeConfig:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.stochastic and self.method != "binaryconnect":
             raise ValueError(f"stochastic binarization is BinaryConnect's; method is {self.method!r}")
+        if self.stochastic_inference not in ("real", "sign"):
+            raise ValueError(f"stochastic_inference must be 'real' (the paper's test-time weights) or 'sign', "
+                             f"got {self.stochastic_inference!r}")
         if not 0.0 < self.ternary_threshold < 1.5:
             raise ValueError(f"ternary_threshold must be in (0, 1.5), got {self.ternary_threshold}")
 
     @property
     def weight_mode(self) -> str:
-        return "stochastic" if self.stochastic else MODES[self.method][0]
+        if self.stochastic:
+            return "stochastic" if self.stochastic_inference == "real" else "stochastic_sign"
+        return MODES[self.method][0]
 
     @property
     def activation_mode(self) -> str:
@@ -141,18 +149,23 @@ def ternarize(w: torch.Tensor, factor: float = 0.7) -> tuple[torch.Tensor, torch
     return straight_through(t, w), alpha
 
 
-def binarize_weight(w: torch.Tensor, mode: str, *, factor: float = 0.7,
-                    training: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def binarize_weight(w: torch.Tensor, mode: str, *, factor: float = 0.7, training: bool = False,
+                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Latent weights ``w`` → (unit weights in {-1, (0,) +1}, scale or None); ``w_used = unit · scale``.
 
-    Keeping the scale apart lets a layer compute ``scale · (x ⊛ unit)``, whose integer part the
-    packed kernels reproduce exactly. Stochastic binarization samples only while ``training``.
+    Keeping the scale apart lets a layer compute ``scale · (x ⊛ unit)``, whose integer part the packed
+    kernels reproduce exactly. Stochastic binarization samples only while ``training`` (from ``generator``);
+    at test time ``"stochastic"`` uses the real-valued weights, as BinaryConnect's experiments do
+    (Courbariaux et al. 2015, §2.6: "test-time inference using the real-valued weights"), and
+    ``"stochastic_sign"`` uses sign(w).
     """
     if mode == "float":
         return w, None
-    if mode == "stochastic" and training:
-        return stochastic_sign(w), None
-    if mode in ("sign", "stochastic"):
+    if mode in ("stochastic", "stochastic_sign") and training:
+        return stochastic_sign(w, generator), None
+    if mode == "stochastic":
+        return w, None
+    if mode in ("sign", "stochastic_sign"):
         return ste_sign(w), None
     if mode == "scaled_sign":
         return ste_sign(w), filter_scale(w).flatten()
@@ -162,12 +175,12 @@ def binarize_weight(w: torch.Tensor, mode: str, *, factor: float = 0.7,
     raise ValueError(f"unknown weight mode {mode!r}")
 
 
-def input_scale(a: torch.Tensor, kernel_size: int | None = None, stride: int = 1, padding: int = 0) -> torch.Tensor:
+def input_scale(a: torch.Tensor, kernel_size=None, stride=1, padding=0) -> torch.Tensor:
     """XNOR-Net's input factor: ``β = mean|a|`` per sample (linear), or ``K = (mean_c |a|) * k``.
 
-    For a convolution ``k`` is a ``kernel_size²`` box filter of weight 1/kernel_size² (zero
-    padded, like the convolution): ``K`` has shape (B, 1, H_out, W_out). For a linear layer (no
-    ``kernel_size``) ``β`` has shape (B, 1).
+    For a convolution ``k`` is a ``kh × kw`` box filter of weight 1/(kh·kw) (zero padded, like the
+    convolution; ``kernel_size``, ``stride``, ``padding`` are ints or pairs): ``K`` has shape
+    (B, 1, H_out, W_out). For a linear layer (no ``kernel_size``) ``β`` has shape (B, 1).
     """
     if kernel_size is None:
         return a.abs().mean(dim=1, keepdim=True)

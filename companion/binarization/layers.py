@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import WEIGHTED, find_layers
-from ..train import TrainConfig, fit
+from ..train import TrainConfig, fit, resolve_device
 from .binarize import BinarizeConfig, binarize_weight, input_scale, ste_sign
 
 
@@ -15,10 +15,12 @@ class _Binarized:
 
     def _setup(self, weight_mode: str, activation_mode: str, factor: float):
         self.weight_mode, self.activation_mode, self.factor = weight_mode, activation_mode, factor
+        self.generator = None  # stochastic binarization samples from it (train_binary seeds one per run)
 
     def unit_weight(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(unit weights, scale or None) as the forward pass uses them."""
-        return binarize_weight(self.weight, self.weight_mode, factor=self.factor, training=self.training)
+        return binarize_weight(self.weight, self.weight_mode, factor=self.factor, training=self.training,
+                               generator=self.generator)
 
     def binarize_input(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.activation_mode == "real" else ste_sign(x)
@@ -64,7 +66,7 @@ class BinaryConv2d(nn.Conv2d, _Binarized):
         if alpha is not None:
             y = y * alpha.view(1, -1, 1, 1) if alpha.numel() > 1 else y * alpha
         if self.activation_mode == "scaled_sign":
-            y = y * input_scale(x, self.kernel_size[0], self.stride[0], self.padding[0])
+            y = y * input_scale(x, self.kernel_size, self.stride, self.padding)
         return y if self.bias is None else y + self.bias.view(1, -1, 1, 1)
 
 
@@ -144,7 +146,19 @@ class BinaryNet(nn.Module):
 
 def train_binary(model: nn.Module, train_data, config: TrainConfig, *, device="auto", test_data=None,
                  desc: str = "binary") -> list[dict]:
-    """:func:`companion.train.fit` plus, for BinaryConnect and BNN, clipping the latent weights to [-1, 1]."""
+    """:func:`companion.train.fit` plus, for BinaryConnect and BNN, clipping the latent weights to [-1, 1].
+
+    Stochastic binarization samples from one ``torch.Generator`` per layer seeded from ``config.seed``, so a
+    run is reproducible and the global RNG is left alone.
+    """
     clip = getattr(model, "config", None) is not None and model.config.clips_weights
     callback = (lambda m, step: clip_latent_weights_(m)) if clip else None
-    return fit(model, train_data, config, device=device, step_callback=callback, test_data=test_data, desc=desc)
+    dev = resolve_device(device)
+    stochastic = [m for m in binary_layers(model).values() if m.weight_mode.startswith("stochastic")]
+    for i, layer in enumerate(stochastic):
+        layer.generator = torch.Generator(device=dev).manual_seed(config.seed * 7919 + i)
+    try:
+        return fit(model, train_data, config, device=dev, step_callback=callback, test_data=test_data, desc=desc)
+    finally:
+        for layer in stochastic:
+            layer.generator = None

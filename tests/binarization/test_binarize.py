@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from companion.binarization import (BinarizeConfig, SignSTE, filter_scale, hard_sigmoid, input_scale, ste_sign,
+from companion.binarization import (BinarizeConfig, SignSTE, filter_scale, hard_sigmoid, input_scale, sign, ste_sign,
                                     stochastic_sign, ternarize, ternary_threshold)
 
 
@@ -59,3 +59,23 @@ def test_config_validation():
     with pytest.raises(ValueError, match=r"ternary_threshold must be in \(0, 1.5\), got 2.0"):
         BinarizeConfig(method="ternary", ternary_threshold=2.0)
     assert BinarizeConfig("binaryconnect", stochastic=True).weight_mode == "stochastic"
+
+
+def test_stochastic_binaryconnect_is_evaluated_with_the_real_valued_weights():
+    """Issue 11, bug 8: BinaryConnect tests its stochastic variant with the real-valued weights (§2.6)."""
+    from companion.binarization import BinaryLinear
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    layer = BinaryLinear(10, 4, BinarizeConfig("binaryconnect", stochastic=True).weight_mode, "real").eval()
+    x = torch.randn(3, 10)
+    assert torch.equal(layer(x), F.linear(x, layer.weight)), "test time: the real-valued latent weights"
+    layer.train()
+    layer.generator = torch.Generator().manual_seed(1)
+    w_used, _ = layer.unit_weight()
+    assert set(w_used.unique().tolist()) == {-1.0, 1.0}, "training: sampled ±1 weights"
+    signed = BinaryLinear(10, 4, BinarizeConfig("binaryconnect", stochastic=True,
+                                                stochastic_inference="sign").weight_mode, "real").eval()
+    assert torch.equal(signed(x), F.linear(x, sign(signed.weight)))
+    with pytest.raises(ValueError, match="stochastic_inference must be 'real'"):
+        BinarizeConfig("binaryconnect", stochastic=True, stochastic_inference="mean")

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from companion.binarization import (BinarizeConfig, BinaryConv2d, BinaryLinear, BinaryNet, binarize_weight,
                                     clip_latent_weights_, sign, train_binary)
-from companion.binarization import packed as pk
+from companion.binarization import report as pk
 from companion.train import TrainConfig
 
 
@@ -51,3 +51,18 @@ def test_mac_split_and_float_twin():
     twin = pk.float_twin(model.conv2)
     assert isinstance(twin, torch.nn.Conv2d) and torch.equal(twin.weight, model.conv2.weight)
     assert twin.stride == (2, 2) and twin.bias is None
+
+
+def test_stochastic_training_is_reproducible_and_leaves_the_global_rng_alone():
+    data = torch.utils.data.TensorDataset(torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)))
+    weights = []
+    for _ in range(2):
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            model = BinaryNet(BinarizeConfig("binaryconnect", stochastic=True), channels=(8, 8), hidden=16)
+        state = torch.get_rng_state()
+        train_binary(model, data, TrainConfig(epochs=1, lr=0.1, batch_size=32, seed=3), device="cpu")
+        assert torch.equal(torch.get_rng_state(), state), "sampling used its own generators"
+        assert model.conv2.generator is None  # detached after training (models deep-copy cleanly)
+        weights.append(model.fc3.weight.detach().clone())
+    assert torch.equal(weights[0], weights[1])
