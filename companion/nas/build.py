@@ -175,10 +175,10 @@ Every architecture of a small search space, trained once with one fixed protocol
 **proxy** (one short training run), not what the networks reach when trained to convergence.
 
 ## Space ({s.size} architectures)
-- stem: 3×3 conv, 1 → {s.stem_channels} channels, BN, ReLU, at 28×28;
+- input 1×28×28 (Fashion-MNIST); stem: 3×3 conv, 1 → {s.stem_channels} channels, BN, ReLU, at 28×28;
 - {s.blocks} searchable blocks of base channels {list(s.channels)} and strides {list(s.strides)}; each picks one
-  operation among {", ".join(s.ops)} (inverted residual with expansion {s.expand_ratio}) and one width
-  multiplier among {list(s.widths)};
+  operation among {", ".join(s.ops)} (`mbconv3x3`: MobileNetV2's inverted residual, expansion
+  {s.expand_ratio}) and one width multiplier among {list(s.widths)};
 - global average pool and a linear classifier; {int(table.columns["macs"].min()):,} to {int(table.columns["macs"].max()):,}
   MACs and {int(table.columns["params"].min()):,} to {int(table.columns["params"].max()):,} parameters per network.
 
@@ -202,11 +202,13 @@ Validation accuracy spans {val.min():.2%} to {val.max():.2%} (median {np.median(
 - {b.get("scheduler")} with {b.get("workers")} workers, {b.get("chunks")} chunks (sweep points) through
   `companion.sweep`, at niceness {b.get("niceness")} (19: the lowest priority); date {b.get("date")};
 - wall time {b.get("wall_s", 0) / 60:.1f} min{" (resumed: the wall time covers the last run only)" if b.get("resumed") else ""};
-  training alone took {b.get("train_seconds_total", 0) / 60:.1f} min of one-thread time in total;
+  the training runs took {b.get("train_seconds_total", 0) / 60:.1f} min of wall time in total (summed over both
+  workers, one thread each); both figures are inflated by the load below;
 - busy-ness: the machine was shared with other developers' jobs: other processes used
-  {busy if busy is not None else "an unknown number of"} cores on average during the build (`companion.measure.CpuMonitor`). The `latency_ms`
-  column was measured in each chunk under that load and beside the other worker of the build (its `busy_other` column, median {b.get("latency_busy_other_median")} cores): it is documentary only.
-  The notebook measures latency live, on the machine that runs it.
+  {busy if busy is not None else "an unknown number of"} cores on average during the build
+  (`companion.measure.CpuMonitor`). The `latency_ms` column was measured in each chunk under that load and beside
+  the other worker of the build (its `busy_other` column, median {b.get("latency_busy_other_median")} cores): it is
+  documentary only, not a quiet measurement. The notebook measures latency live, on the machine that runs it.
 
 Accuracies do not depend on the load: with the same CPU, torch version and thread count, retraining an entry
 reproduces it (`make bench` checks a few).

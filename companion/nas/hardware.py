@@ -47,7 +47,8 @@ def lut_modules(space: SearchSpace, input_shape=(1, 28, 28), num_classes: int = 
         cins = set(couts)
     for cin in sorted(cins):
         head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, num_classes))
-        entries[f"head:{cin}"] = (head, torch.zeros(1, cin, res[-1] // space.strides[-1] or 1, res[-1] // space.strides[-1] or 1))
+        h = -(-res[-1] // space.strides[-1])
+        entries[f"head:{cin}"] = (head, torch.zeros(1, cin, h, h))
     return {k: (m.eval(), x) for k, (m, x) in entries.items()}
 
 

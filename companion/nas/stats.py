@@ -58,7 +58,8 @@ def kendall_tau(x, y) -> float:
 
 def bootstrap_ci(statistic, *samples, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """Percentile bootstrap: ``(estimate, low, high)`` of ``statistic(*samples)``, resampling the samples'
-    entries *together* (paired) ``n_boot`` times with a seeded generator (Efron & Tibshirani 1993)."""
+    entries *together* (paired) ``n_boot`` times with a seeded generator (Efron & Tibshirani 1993). Resamples
+    where the statistic is undefined (NaN) are skipped; if all are, the interval is (NaN, NaN)."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     if n_boot < 1:
@@ -74,6 +75,8 @@ def bootstrap_ci(statistic, *samples, n_boot: int = 2000, level: float = 0.95, s
         value = statistic(*(a[idx] for a in arrays))
         if np.isfinite(value):
             stats.append(value)
+    if not stats:   # e.g. a correlation of constant samples: undefined, and so is its interval
+        return float(statistic(*arrays)), float("nan"), float("nan")
     lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
     return float(statistic(*arrays)), float(lo), float(hi)
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from companion.nas import SearchSpace, Table, save_table
+from companion.nas import Protocol, SearchSpace, Table, save_table
 
 
 def synthetic_columns(space: SearchSpace, seed: int = 0) -> dict:
@@ -26,7 +26,7 @@ def space():
 
 @pytest.fixture(scope="session")
 def table(space):
-    return Table(space, synthetic_columns(space), {"epochs": 1}, {"cpu": "synthetic"})
+    return Table(space, synthetic_columns(space), Protocol().as_dict(), {"cpu": "synthetic"})
 
 
 @pytest.fixture

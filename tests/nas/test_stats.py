@@ -74,3 +74,8 @@ def test_bad_input():
         mean_ci([[1.0, 2.0]])
     with pytest.raises(ValueError, match="k must be"):
         top_k_overlap([1, 2], [1, 2], 3)
+
+
+def test_bootstrap_of_an_undefined_statistic_is_nan_not_a_crash():
+    est, lo, hi = bootstrap_ci(kendall_tau, [1, 1, 1, 1], [1, 2, 3, 4], n_boot=50)
+    assert math.isnan(est) and math.isnan(lo) and math.isnan(hi)
