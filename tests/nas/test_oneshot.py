@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from companion.nas import darts
+from companion.nas import SearchSpace, darts
 from companion.nas.oneshot import OneShotConfig, Supernet, path_accuracy, random_path, recalibrate_bn_, train_supernet
 
 
@@ -25,9 +25,12 @@ def test_supernet_paths_are_the_networks_of_the_space(space):
     assert len({random_path(4, 3, g) for _ in range(1000)}) == 64
 
 
-def test_training_changes_only_what_paths_use_and_recalibration_resets_bn(space):
+SMALL = SearchSpace(channels=(4, 8, 8), stem_channels=4)   # the same structure, a fraction of the cost
+
+
+def test_training_changes_shared_weights_and_recalibration_resets_bn():
     torch.manual_seed(0)
-    net = Supernet(space)
+    net = Supernet(SMALL)
     data = tiny_data()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     hist = train_supernet(net, data, OneShotConfig(epochs=1, batch_size=32))
@@ -40,11 +43,11 @@ def test_training_changes_only_what_paths_use_and_recalibration_resets_bn(space)
     assert 0 <= acc <= 1
 
 
-def test_darts_mixes_ops_and_a_latency_penalty_moves_alpha_to_cheap_ops(space):
+def test_darts_mixes_ops_and_a_latency_penalty_moves_alpha_to_cheap_ops():
     data = tiny_data(64)
     lat = np.tile(np.array([[1.0, 1.0, 0.0, 1.0]]), (3, 1))     # op 2 free, every other op costs 1 ms
     cfg = darts.DartsConfig(epochs=2, batch_size=32, arch_lr=0.1, latency_penalty=10.0)
-    out = darts.search(space, data, data, cfg, latency=lat)
+    out = darts.search(SMALL, data, data, cfg, latency=lat)
     assert out["alphas"].shape == (3, 3, 4) and np.allclose(out["alphas"].sum(-1), 1, atol=1e-5)
     assert out["arch"] == (2, 1, 2, 1, 2, 1)
     assert out["history"][-1]["expected_latency_ms"] < 3 * 0.75
