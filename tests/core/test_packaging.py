@@ -68,3 +68,4 @@ def test_a_built_wheel_holds_every_subpackage(tmp_path):
              "print(all(m.__file__.startswith(sys.path[0]) for m in mods))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True", out.stdout + out.stderr
+    assert (tmp_path / "site" / "companion" / "nas" / "table_chunk.ipynb").exists(), "package data is in the wheel"
