@@ -75,6 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("book", help="build the static HTML book of the committed notebooks into results/book/")
     sub.add_parser("lab", help="open JupyterLab on notebooks/ with the project's kernel (127.0.0.1)")
 
+    p_nas = sub.add_parser("nas", help="the NAS tabular benchmark of 08_nas")
+    nas_sub = p_nas.add_subparsers(dest="nas_command", required=True)
+    p_build = nas_sub.add_parser(
+        "build-table", help="train every architecture of the search space into data/nas-bench-fmnist-mini/",
+        description="Train every architecture of companion.nas's search space with the table's protocol, through the "
+                    "sweep engine (local pool or Dask cluster); re-running with the same --work-dir resumes.")
+    from .nas.build import add_build_arguments
+    add_build_arguments(p_build)
+
     p_data = sub.add_parser("data", help="data utilities")
     p_data.add_argument("action", choices=["build-mini", "verify"])
     p_data.add_argument("--source", type=Path, default=None, help="folder with the full Fashion-MNIST IDX files")
@@ -129,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             return subprocess.call(lab_command(ROOT / "notebooks"), env=lab_environment())
         except KeyboardInterrupt:
             return 130
+    if args.command == "nas":
+        from .nas.build import build_from_args
+        return build_from_args(args)
     if args.command == "data":
         from . import data
         if args.action == "build-mini":

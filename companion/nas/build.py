@@ -218,3 +218,29 @@ reproduces it (`make bench` checks a few).
   `protocol` and `build`; `SHA256SUMS`: its digest, checked on every load (`companion.nas.load_table`);
 - rebuild: `python benchmarks/build_nas_table.py` (`companion.nas.build.build_table`).
 """
+
+
+def add_build_arguments(parser) -> None:
+    """The options of ``python -m companion nas build-table`` (and of ``benchmarks/build_nas_table.py``)."""
+    from .table import TABLE_DIR
+
+    parser.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    parser.add_argument("--scheduler", help="Dask scheduler address, tcp://host:port (default: a local pool)")
+    parser.add_argument("--chunks", type=int, default=32, help="sweep points the architectures are split into")
+    parser.add_argument("--out", type=Path, default=TABLE_DIR, help=f"table folder (default {TABLE_DIR})")
+    parser.add_argument("--work-dir", type=Path, default=Path("results") / "nas-table-build",
+                        help="one folder per chunk; re-run with the same folder to resume a killed build")
+
+
+def build_from_args(args) -> int:
+    """Run :func:`build_table` with parsed :func:`add_build_arguments` options; print where the table went."""
+    import sys
+
+    for name, value in (("--workers", args.workers), ("--chunks", args.chunks)):
+        if value is not None and value < 1:
+            print(f"error: {name} must be >= 1, got {value}", file=sys.stderr)
+            return 2
+    path = build_table(args.out, workers=args.workers, scheduler=args.scheduler, chunks=args.chunks,
+                       work_dir=args.work_dir)
+    print(f"table written: {path}")
+    return 0

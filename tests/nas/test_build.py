@@ -63,3 +63,11 @@ def test_a_tiny_build_through_the_sweep_engine_resumes(tmp_path):
     build_table(tmp_path / "table", workers=2, chunks=2, work_dir=tmp_path / "work", space=space, protocol=protocol,
                 echo=lambda *a: None)    # resumes: nothing is run again
     assert [d.stat().st_mtime for d in done] == stamp
+
+
+def test_the_cli_checks_its_options(capsys):
+    from companion.__main__ import main
+
+    assert main(["nas", "build-table", "--workers", "0"]) == 2
+    assert "--workers must be >= 1, got 0" in capsys.readouterr().err
+    assert main(["nas", "build-table", "--chunks", "-1"]) == 2
