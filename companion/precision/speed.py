@@ -1,0 +1,84 @@
+"""fp16 and bf16 inference for real: models cast to the dtype, or run under ``torch.autocast``, checked against
+float32, ready for :func:`companion.measure.latency_table`.
+
+Whether they are faster depends on the CPU's instructions: AVX512-BF16 and AMX-BF16 run bf16 dot products
+natively, AVX512-FP16 and AMX-FP16 fp16; without them PyTorch converts to float32 (or takes a slow reference
+path) and low precision is *slower*. So speed is measured and recorded, never assumed, and every output is
+compared with float32 first (pytorch/pytorch#163347: a wrong bf16 convolution on one AMD system).
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+MODES = ("fp32", "bf16", "autocast-bf16", "fp16", "autocast-fp16")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Autocast(nn.Module):
+    """``model`` under ``torch.autocast(device, dtype)``: convolutions and matrix products in ``dtype``, the
+    other operations (ReLU, pooling, batch norm, losses) in the dtype that reaches them; float32 in and out."""
+
+    def __init__(self, model: nn.Module, dtype: torch.dtype):
+        super().__init__()
+        self.model, self.dtype = model, dtype
+
+    def forward(self, x):
+        with torch.autocast(x.device.type, dtype=self.dtype):
+            return self.model(x).float()
+
+
+def variant(model: nn.Module, mode: str) -> tuple[nn.Module, torch.dtype]:
+    """The model for ``mode`` (one of :data:`MODES`) and the dtype its input must have.
+
+    ``"bf16"``/``"fp16"``: a copy with every parameter and buffer cast (weights and activations in the dtype);
+    ``"autocast-*"``: the float32 model under :class:`Autocast`; ``"fp32"``: the model itself.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    model = model.eval()
+    if mode == "fp32":
+        return model, torch.float32
+    dtype = _DTYPES[mode.split("-")[-1]]
+    if mode.startswith("autocast"):
+        return Autocast(model, dtype).eval(), torch.float32
+    return copy.deepcopy(model).to(dtype).eval(), dtype
+
+
+def variants(model: nn.Module, x: torch.Tensor, modes=MODES) -> tuple[dict, dict]:
+    """``({mode: model}, {mode: input})`` for :func:`companion.measure.latency_table` (``models``, ``inputs``):
+    each variant gets ``x`` in its own dtype, so that the timed call is the model alone."""
+    models, inputs = {}, {}
+    for mode in modes:
+        models[mode], dtype = variant(model, mode)
+        inputs[mode] = x.to(dtype)
+    return models, inputs
+
+
+@torch.inference_mode()
+def output_errors(models: dict, inputs: dict, reference: str = "fp32") -> dict[str, dict]:
+    """Each variant's output against the reference's: ``max_rel_error`` = max|y − y_ref| / max|y_ref|, and
+    ``argmax_agreement`` (fraction of rows with the same top class; 1.0 for outputs that are not logits)."""
+    ref = models[reference](inputs[reference]).float()
+    out = {}
+    for label, model in models.items():
+        y = model(inputs[label]).float()
+        err = ((y - ref).abs().max() / ref.abs().max().clamp(min=1e-30)).item()
+        agree = (y.argmax(1) == ref.argmax(1)).float().mean().item() if ref.dim() == 2 else 1.0
+        out[label] = {"max_rel_error": err, "argmax_agreement": agree}
+    return out
+
+
+def conv_layer(channels: int = 64, kernel: int = 3, seed: int = 0) -> nn.Conv2d:
+    """The microbenchmark's convolution, ``channels`` → ``channels``, ``kernel`` × ``kernel``, padding to keep
+    the size; weights seeded inside ``fork_rng`` (the global RNG is untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return nn.Conv2d(channels, channels, kernel, padding=kernel // 2).eval()
+
+
+def channels_last(model: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
+    """A copy of ``model`` and ``x`` in the NHWC memory layout (``torch.channels_last``), which oneDNN prefers."""
+    return copy.deepcopy(model).to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
