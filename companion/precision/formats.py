@@ -15,13 +15,17 @@ Values beyond the largest finite value saturate to it (no inf), the convention o
 from __future__ import annotations
 
 import math
-import re
+import numbers
 from dataclasses import dataclass
 
 import torch
 
 ROUNDINGS = ("nearest", "stochastic")
 SPECIALS = ("ieee", "fn", "finite")  # inf and NaN reserved / only NaN reserved (mantissa all ones) / all finite
+
+
+def _is_integer(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def _check_rounding(rounding: str, generator) -> None:
@@ -42,10 +46,12 @@ class FixedPoint:
     fl: int
 
     def __post_init__(self):
-        if isinstance(self.wl, bool) or not isinstance(self.wl, int) or not 2 <= self.wl <= 32:
+        if not _is_integer(self.wl) or not 2 <= self.wl <= 32:
             raise ValueError(f"word length wl must be an integer in [2, 32] (a sign bit and at least one more), got {self.wl!r}")
-        if isinstance(self.fl, bool) or not isinstance(self.fl, int) or self.fl > self.wl:
+        if not _is_integer(self.fl) or self.fl > self.wl:
             raise ValueError(f"fractional length fl must be an integer <= the word length wl={self.wl}, got {self.fl!r}")
+        object.__setattr__(self, "wl", int(self.wl))  # NumPy integers (from pandas) become plain ints
+        object.__setattr__(self, "fl", int(self.fl))
 
     @property
     def bits(self) -> int:
@@ -159,8 +165,7 @@ class Scaled:
     def __post_init__(self):
         if not isinstance(self.inner, (FixedPoint, MiniFloat)):
             raise ValueError(f"inner must be a FixedPoint or MiniFloat, got {self.inner!r}")
-        if self.shared_exponent is not None and (isinstance(self.shared_exponent, bool)
-                                                 or not isinstance(self.shared_exponent, int)):
+        if self.shared_exponent is not None and not _is_integer(self.shared_exponent):
             raise ValueError(f"shared_exponent must be an integer or None (per tensor), got {self.shared_exponent!r}")
 
     @property
@@ -197,40 +202,6 @@ def static_fixed_point(tensors, wl: int) -> Scaled:
     inner = FixedPoint(wl, wl - 1)
     s = scale_exponent(torch.tensor(biggest), inner.max_value)
     return Scaled(inner, shared_exponent=s, label=f"fixed<{wl},{wl - 1 - s}>")
-
-
-# The named formats with a real dtype in torch or ml_dtypes (the quantizers are tested against their casts).
-FORMATS = {
-    "fp32": MiniFloat(8, 23, label="fp32", torch_dtype="float32"),
-    "fp16": MiniFloat(5, 10, label="fp16", torch_dtype="float16", numpy_dtype="float16"),
-    "bf16": MiniFloat(8, 7, label="bf16", torch_dtype="bfloat16", numpy_dtype="bfloat16"),
-    "e5m2": MiniFloat(5, 2, label="e5m2", torch_dtype="float8_e5m2", numpy_dtype="float8_e5m2"),
-    "e4m3fn": MiniFloat(4, 3, "fn", label="e4m3fn", torch_dtype="float8_e4m3fn", numpy_dtype="float8_e4m3fn"),
-    "e4m3": MiniFloat(4, 3, label="e4m3", numpy_dtype="float8_e4m3"),
-    "e3m4": MiniFloat(3, 4, label="e3m4", numpy_dtype="float8_e3m4"),
-    "e3m2": MiniFloat(3, 2, "finite", label="e3m2", numpy_dtype="float6_e3m2fn"),
-    "e2m3": MiniFloat(2, 3, "finite", label="e2m3", numpy_dtype="float6_e2m3fn"),
-    "e2m1": MiniFloat(2, 1, "finite", label="e2m1", numpy_dtype="float4_e2m1fn"),
-}
-_FIXED = re.compile(r"fixed<(-?\d+),(-?\d+)>")
-_DFP = re.compile(r"dfp<(-?\d+)>")
-
-
-def get_format(name: str):
-    """The format named ``name``: one of :data:`FORMATS`, ``"<name>-scaled"``, ``"fixed<wl,fl>"`` or ``"dfp<wl>"``."""
-    if not isinstance(name, str):
-        raise ValueError(f"a format name must be a string, got {name!r}")
-    spec = name.replace(" ", "")
-    if spec in FORMATS:
-        return FORMATS[spec]
-    if spec.endswith("-scaled") and spec[:-7] in FORMATS:
-        return Scaled(FORMATS[spec[:-7]])
-    if m := _FIXED.fullmatch(spec):
-        return FixedPoint(int(m[1]), int(m[2]))
-    if m := _DFP.fullmatch(spec):
-        return dynamic_fixed_point(int(m[1]))
-    raise ValueError(f"unknown format {name!r}; use one of {', '.join(FORMATS)} (optionally with '-scaled'), "
-                     "'fixed<wl,fl>' or 'dfp<wl>'")
 
 
 def fixed_point_mantissas(values: torch.Tensor, fmt) -> tuple[torch.Tensor, int]:

@@ -82,3 +82,44 @@ def conv_layer(channels: int = 64, kernel: int = 3, seed: int = 0) -> nn.Conv2d:
 def channels_last(model: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
     """A copy of ``model`` and ``x`` in the NHWC memory layout (``torch.channels_last``), which oneDNN prefers."""
     return copy.deepcopy(model).to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+
+
+def measure_modes(subjects: dict, batches, modes=MODES, *, rounds: int = 5, min_run_time: float = 0.05,
+                  threads: int | None = None) -> tuple[list[dict], list[dict]]:
+    """For every ``{name: (model, inputs)}`` and batch size: the outputs of each mode against float32, and one
+    interleaved :func:`companion.measure.latency_table` of all modes (float32 the reference).
+
+    Returns ``(errors, latencies)``: rows ``{subject, batch, mode, max_rel_error, argmax_agreement}`` and the
+    latency-table rows with ``subject`` and ``mode`` added.
+    """
+    from ..measure import latency_table
+
+    errors, latencies = [], []
+    for name, (model, x) in subjects.items():
+        for b in batches:
+            models, inputs = variants(model, x[:b], modes)
+            for mode, e in output_errors(models, inputs).items():
+                errors.append({"subject": name, "batch": b, "mode": mode, **e})
+            table = latency_table(models, x[:b], reference="fp32", rounds=rounds, min_run_time=min_run_time,
+                                  warmup=1, threads=threads, inputs=inputs)
+            latencies += [{"subject": name, "mode": row["model"], **row} for row in table]
+    return errors, latencies
+
+
+def expectations(flags: dict) -> str:
+    """What this CPU's flags (``companion.measure.cpu_flags()``) lead one to expect of bf16 and fp16, as Markdown."""
+    if flags.get("amx_bf16"):
+        bf16 = "AMX-BF16 (and AVX512-BF16): oneDNN can run bf16 convolutions and matmuls on AMX tiles, up to 16× fp32's peak rate"
+    elif flags.get("avx512_bf16"):
+        bf16 = "AVX512-BF16, no AMX: bf16 dot products at about 2× fp32's rate"
+    else:
+        bf16 = "neither AVX512-BF16 nor AMX-BF16: bf16 is converted to float32 or takes a slow path, expect a slow-down"
+    if flags.get("amx_fp16"):
+        fp16 = "AMX-FP16: fp16 matmuls on AMX tiles"
+    elif flags.get("avx512_fp16"):
+        fp16 = "AVX512-FP16, no AMX-FP16: native fp16 arithmetic, at most about 2× fp32's rate"
+    else:
+        fp16 = "neither AVX512-FP16 nor AMX-FP16: fp16 is converted to float32, expect a slow-down"
+    return (f"- **bf16**: {bf16}.\n- **fp16**: {fp16}.\n- Whatever the flags, a gain needs a large operation (the batch-128 "
+            "convolutions); small layers at batch 1 are bound by per-call overhead, where the dtype changes little "
+            "or only adds conversions.")

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from ..io import torch_save_atomic
-from .formats import FixedPoint, MiniFloat, Scaled, fixed_point_mantissas, get_format
+from .formats import FixedPoint, MiniFloat, Scaled, fixed_point_mantissas
+from .registry import get_format, numpy_dtype
 
 CONTAINER = "companion.precision/1"  # marks a file written by save_model in the codes + exponent layout
 
@@ -75,7 +76,7 @@ def encode(values: torch.Tensor, fmt) -> dict:
         return {**encode(values * 2.0 ** -s, inner), "exponent": s}
     if fmt.numpy_dtype is None:
         raise ValueError(f"{fmt.name} has neither a torch nor an ml_dtypes dtype to take its codes from")
-    raw = values.numpy().astype(_numpy_dtype(fmt)).view(np.uint8 if fmt.bits <= 8 else np.uint16)
+    raw = values.numpy().astype(numpy_dtype(fmt)).view(np.uint8 if fmt.bits <= 8 else np.uint16)
     codes = torch.from_numpy(raw.astype(np.int64))
     return {"codes": store_codes(codes, fmt.bits), "bits": fmt.bits, "exponent": 0, "shape": list(values.shape)}
 
@@ -90,14 +91,8 @@ def decode(entry: dict, fmt) -> torch.Tensor:
         values = mantissa.double() * 2.0 ** entry["exponent"]
     else:
         unsigned = codes.numpy().astype(np.uint8 if bits <= 8 else np.uint16)
-        values = torch.from_numpy(unsigned.view(_numpy_dtype(inner)).astype(np.float64)) * 2.0 ** entry["exponent"]
+        values = torch.from_numpy(unsigned.view(numpy_dtype(inner)).astype(np.float64)) * 2.0 ** entry["exponent"]
     return values.float().reshape(shape)
-
-
-def _numpy_dtype(fmt: MiniFloat):
-    import ml_dtypes
-
-    return np.dtype(getattr(ml_dtypes, fmt.numpy_dtype, fmt.numpy_dtype))
 
 
 def store_codes(codes: torch.Tensor, bits: int) -> torch.Tensor:

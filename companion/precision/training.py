@@ -21,7 +21,8 @@ from torch import nn
 
 from ..models import build_model
 from ..train import TrainConfig, fit, resolve_device
-from .formats import ROUNDINGS, get_format
+from .formats import ROUNDINGS
+from .registry import get_format
 
 # Histogram of log2(|update| / LSB): one bin per power of two in [LOG2_LO, LOG2_HI); values outside go to the
 # edge bins, exact zeros (units that got no gradient) are counted apart.

@@ -47,3 +47,25 @@ def test_conv_layer_is_seeded_and_channels_last_agrees():
 def test_bad_mode():
     with pytest.raises(ValueError, match="mode must be one of"):
         variant(LeNet300(), "int8")
+
+
+def test_measure_modes_rows():
+    from companion.precision.speed import measure_modes
+
+    torch.manual_seed(0)
+    model = LeNet300()
+    errors, lat = measure_modes({"lenet300": (model, torch.randn(4, 1, 28, 28))}, [1, 2], modes=("fp32", "bf16"),
+                                rounds=1, min_run_time=0.01)
+    assert len(errors) == 4 and len(lat) == 4
+    assert {r["mode"] for r in lat} == {"fp32", "bf16"} and all(r["reference"] == "fp32" for r in lat)
+    assert [r["batch_size"] for r in lat] == [1, 1, 2, 2]
+
+
+def test_expectations_branch_on_the_flags():
+    from companion.precision.speed import expectations
+
+    assert "AMX-BF16" in expectations({"amx_bf16": True, "avx512_bf16": True})
+    plain = expectations({"avx512_bf16": True})
+    assert "no AMX" in plain and "fp16 is converted to float32" in plain
+    none = expectations({})
+    assert "bf16 is converted to float32" in none and "slow-down" in none
