@@ -101,25 +101,28 @@ def measure_modes(subjects: dict, batches, modes=MODES, *, rounds: int = 5, min_
             for mode, e in output_errors(models, inputs).items():
                 errors.append({"subject": name, "batch": b, "mode": mode, **e})
             table = latency_table(models, x[:b], reference="fp32", rounds=rounds, min_run_time=min_run_time,
-                                  warmup=1, threads=threads, inputs=inputs)
+                                  warmup=3, threads=threads, inputs=inputs)
             latencies += [{"subject": name, "mode": row["model"], **row} for row in table]
     return errors, latencies
 
 
+# What each dtype can expect, by the first flag present (None: none of them).
+EXPECTATIONS = {
+    "bf16": [("amx_bf16", "AMX-BF16 (and AVX512-BF16): oneDNN can run bf16 convolutions and matmuls on AMX tiles, "
+                          "up to 16× fp32's peak rate"),
+             ("avx512_bf16", "AVX512-BF16, no AMX: bf16 dot products at about 2× fp32's rate"),
+             (None, "neither AVX512-BF16 nor AMX-BF16: bf16 is converted to float32 or takes a slow path, expect a slow-down")],
+    "fp16": [("amx_fp16", "AMX-FP16: fp16 matmuls on AMX tiles"),
+             ("avx512_fp16", "AVX512-FP16, no AMX-FP16: native fp16 arithmetic exists, at most about 2× fp32's rate "
+                             "where PyTorch's kernels use it"),
+             (None, "neither AVX512-FP16 nor AMX-FP16: fp16 is converted to float32, expect a slow-down")],
+}
+
+
 def expectations(flags: dict) -> str:
     """What this CPU's flags (``companion.measure.cpu_flags()``) lead one to expect of bf16 and fp16, as Markdown."""
-    if flags.get("amx_bf16"):
-        bf16 = "AMX-BF16 (and AVX512-BF16): oneDNN can run bf16 convolutions and matmuls on AMX tiles, up to 16× fp32's peak rate"
-    elif flags.get("avx512_bf16"):
-        bf16 = "AVX512-BF16, no AMX: bf16 dot products at about 2× fp32's rate"
-    else:
-        bf16 = "neither AVX512-BF16 nor AMX-BF16: bf16 is converted to float32 or takes a slow path, expect a slow-down"
-    if flags.get("amx_fp16"):
-        fp16 = "AMX-FP16: fp16 matmuls on AMX tiles"
-    elif flags.get("avx512_fp16"):
-        fp16 = "AVX512-FP16, no AMX-FP16: native fp16 arithmetic, at most about 2× fp32's rate"
-    else:
-        fp16 = "neither AVX512-FP16 nor AMX-FP16: fp16 is converted to float32, expect a slow-down"
-    return (f"- **bf16**: {bf16}.\n- **fp16**: {fp16}.\n- Whatever the flags, a gain needs a large operation (the batch-128 "
-            "convolutions); small layers at batch 1 are bound by per-call overhead, where the dtype changes little "
-            "or only adds conversions.")
+    lines = [f"- **{dtype}**: {next(text for flag, text in rules if flag is None or flags.get(flag))}."
+             for dtype, rules in EXPECTATIONS.items()]
+    return "\n".join(lines + ["- Whatever the flags, a gain needs a large operation (the batch-128 convolutions); small "
+                               "layers at batch 1 are bound by per-call overhead, where the dtype changes little or only "
+                               "adds conversions."])
