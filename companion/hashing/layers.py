@@ -176,3 +176,12 @@ def runtime_bytes(model: nn.Module) -> int:
     """Bytes a hashed model keeps in memory at run time beyond its parameters: index tables, signs, caches."""
     extra = sum(b.numel() * b.element_size() for m in hashed_layers(model) for b in (m.index, m.sign))
     return extra + sum(m._cache.numel() * 4 for m in hashed_layers(model) if m._cache is not None)
+
+
+def bucket_sum_multiplications(layer: HashedWeight) -> tuple[int, int]:
+    """(dense, bucket-sum) multiplications of one input through the layer: y_i = Σ_k w_k Σ_{j: h(i,j)=k} ξ x_j
+    needs one multiply per distinct bucket of row i instead of one per column (analytic, not a speed-up)."""
+    h = layer.index if layer.index.numel() else layer.tables()[0]
+    h = h.reshape(layer.rows, layer.cols)
+    distinct = sum(int(row.unique().numel()) for row in h)
+    return layer.rows * layer.cols, distinct

@@ -47,8 +47,8 @@ class LSHMLP(nn.Module):
         g = torch.Generator().manual_seed(hash_seed)
         self.register_buffer("projections", torch.randn(tables, bits, d + 1, generator=g), persistent=False)
         self.register_buffer("codes", torch.empty(0, dtype=torch.long), persistent=False)
-        self.selection, self.rehash_every, self._steps = selection, rehash_every, 0
-        self.generator = torch.Generator().manual_seed(hash_seed + 1)
+        self._hash_seed, self.rehash_every, self._steps = hash_seed, rehash_every, 0
+        self.selection = selection
 
     @property
     def selection(self) -> str:
@@ -59,6 +59,14 @@ class LSHMLP(nn.Module):
         if value not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {value!r}")
         self._selection = value
+        self.generator = torch.Generator().manual_seed(self._hash_seed + 1)  # the random control is reproducible
+
+    def train(self, mode: bool = True) -> "LSHMLP":
+        """Entering eval mode drops the weight codes: the first evaluation rehashes the current weights."""
+        super().train(mode)
+        if not mode:
+            self.codes = torch.empty(0, dtype=torch.long, device=self.fc1.weight.device)
+        return self
 
     def rehash(self) -> None:
         """Recompute the buckets of the hidden neurons from the current weights."""
@@ -101,19 +109,25 @@ def active_fraction(model: LSHMLP, x: torch.Tensor) -> torch.Tensor:
 
 
 def calibrate_tables(model: LSHMLP, x: torch.Tensor, target: float, max_tables: int = 64) -> int:
-    """The number of tables L (same ``bits``) whose mean active fraction on ``x`` is closest to ``target``."""
+    """Give ``model`` the number of tables L (same ``bits``) whose mean active fraction on ``x`` is closest to
+    ``target``: draws ``max_tables`` tables once and takes the shortest prefix that reaches it (the union only grows)."""
     if not 0 < target < 1:
         raise ValueError(f"target must be a fraction in (0, 1), got {target}")
     bits, d = model.projections.shape[1:]
-    g = torch.Generator().manual_seed(12345)
-    best, gap, chosen = 1, float("inf"), None
-    for tables in range(1, max_tables + 1):
-        model.projections = torch.randn(tables, bits, d, generator=g)
-        model.codes = torch.empty(0, dtype=torch.long)
-        f = float(active_fraction(model, x).mean())
-        if abs(f - target) < gap:
-            best, gap, chosen = tables, abs(f - target), model.projections
-    model.projections, model.codes = chosen, torch.empty(0, dtype=torch.long)
+    proj = torch.randn(max_tables, bits, d, generator=torch.Generator().manual_seed(12345))
+    with torch.no_grad():
+        rows = torch.cat([model.fc1.weight, model.fc1.bias[:, None]], 1)
+        codes = simhash_codes(rows, proj).T  # (L, N)
+        query = simhash_codes(torch.cat([x, torch.ones_like(x[:, :1])], 1), proj)  # (B, L)
+        union = torch.zeros(x.shape[0], rows.shape[0], dtype=torch.bool)
+        fractions = []
+        for t in range(max_tables):
+            union |= codes[t][None, :] == query[:, t, None]
+            fractions.append(float(union.float().mean()))
+            if fractions[-1] >= target:
+                break
+    best = min(range(len(fractions)), key=lambda i: abs(fractions[i] - target)) + 1
+    model.projections, model.codes = proj[:best].clone(), torch.empty(0, dtype=torch.long)
     return best
 
 

@@ -56,6 +56,16 @@ def hashed_budget(compression: float, hidden=(300, 100), in_features: int = 784,
     return sum(buckets_for(i * o, compression) + o for i, o in widths(in_features, hidden, num_classes))
 
 
+def inflation_compression(width: int, budget: int, in_features: int = 784, num_classes: int = 10) -> float:
+    """The compression at which a HashNet 784-width-width/3-10 stores about ``budget`` floats (weights + biases)."""
+    hidden = [width, max(1, width // 3)]
+    biases = sum(hidden) + num_classes
+    virtual = sum(i * o for i, o in widths(in_features, hidden, num_classes))
+    if budget <= biases + 3:
+        raise ValueError(f"budget {budget} leaves no real weights after the {biases} biases of width {width}")
+    return min(1.0, (budget - biases) / virtual)
+
+
 def mlp_params(in_features: int, hidden, num_classes: int) -> int:
     return sum(i * o + o for i, o in widths(in_features, hidden, num_classes))
 
@@ -108,13 +118,27 @@ def low_rank_linear(in_features: int, out_features: int, rank: int) -> nn.Sequen
     return nn.Sequential(nn.Linear(in_features, rank, bias=False), nn.Linear(rank, out_features))
 
 
+def low_rank_ranks(layers: list[tuple[int, int]], budget: int) -> list[int]:
+    """Ranks of the hidden layers (the output layer stays dense) at a common fraction α of their full rank,
+    α the largest with Σ rank·(in + out) + biases + the dense output layer ≤ ``budget`` (each rank ≥ 1)."""
+    *hidden, (i_out, o_out) = layers
+    spare = budget - (i_out * o_out + o_out) - sum(o for _, o in hidden)
+    ranks = [1] * len(hidden)
+    for step in range(1, 1001):
+        cand = [max(1, round(step / 1000 * min(i, o))) for i, o in hidden]
+        if sum(r * (i + o) for r, (i, o) in zip(cand, hidden)) > spare:
+            break
+        ranks = cand
+    return ranks
+
+
 def build(input_shape=(1, 28, 28), num_classes: int = 10, *, kind: str = "hashed", compression: float = 1.0,
           hidden=(300, 100), hash_seed: int = 0) -> nn.Module:
     """One network of the protocol at ``compression``: ``kind`` is one of :data:`KINDS`.
 
     dense: the uncompressed MLP; hashed: :func:`hashed_mlp`; equal: the dense MLP with as many floats as the
-    HashNet (:func:`equal_hidden`); rer: the full-width MLP with K_l random connections per layer; lowrank: each
-    layer factorised at the largest rank with rank·(in+out) ≤ K_l (at least 1).
+    HashNet (:func:`equal_hidden`); rer: the full-width MLP with K_l random connections per layer; lowrank: the hidden
+    layers factorised at a common fraction of their rank (:func:`low_rank_ranks`), the small output layer dense.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -134,7 +158,8 @@ def build(input_shape=(1, 28, 28), num_classes: int = 10, *, kind: str = "hashed
         return MLP([nn.Linear(i, o) for i, o in widths(in_features, small, num_classes)])
     if kind == "rer":
         return MLP([MaskedLinear(i, o, buckets_for(i * o, compression), hash_seed, n) for n, (i, o) in enumerate(layers)])
-    return MLP([low_rank_linear(i, o, max(1, buckets_for(i * o, compression) // (i + o))) for i, o in layers])
+    ranks = low_rank_ranks(layers, hashed_budget(compression, hidden, in_features, num_classes))
+    return MLP([*(low_rank_linear(i, o, r) for r, (i, o) in zip(ranks, layers)), nn.Linear(*layers[-1])])
 
 
 def stored_params(model: nn.Module) -> int:
