@@ -87,9 +87,14 @@ class HashedWeight(nn.Module):
         return (self.weight[h] * xi).reshape(self.shape)
 
     def forward(self) -> torch.Tensor:
-        if self._mode != "decompress" or (torch.is_grad_enabled() and self.weight.requires_grad):
+        return self.current()
+
+    def current(self) -> torch.Tensor:
+        """V as the mode provides it (called directly by the layers: no module-call overhead per forward)."""
+        w = self._parameters["weight"]
+        if self._mode != "decompress" or (w.requires_grad and torch.is_grad_enabled()):
             return self.materialise()  # training: a fresh graph every call
-        version = (self.weight._version, self.weight.data_ptr())
+        version = (w._version, w.data_ptr())
         if self._cache is None or self._cache_version != version:
             with torch.no_grad():
                 self._cache = self.materialise()
@@ -119,12 +124,12 @@ class HashedLinear(nn.Module):
 
     @property
     def weight(self) -> torch.Tensor:
-        return self.hashed()
+        return self.hashed.current()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:
             raise ValueError(f"HashedLinear expects inputs with {self.in_features} features, got shape {tuple(x.shape)}")
-        return F.linear(x, self.hashed(), self.bias)
+        return F.linear(x, self.hashed.current(), self.bias)
 
 
 class HashedConv2d(nn.Module):
@@ -147,12 +152,12 @@ class HashedConv2d(nn.Module):
 
     @property
     def weight(self) -> torch.Tensor:
-        return self.hashed()
+        return self.hashed.current()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"HashedConv2d expects (N, {self.in_channels}, H, W) inputs, got shape {tuple(x.shape)}")
-        return F.conv2d(x, self.hashed(), self.bias, self.stride, self.padding)
+        return F.conv2d(x, self.hashed.current(), self.bias, self.stride, self.padding)
 
 
 def hashed_layers(model: nn.Module) -> list[HashedWeight]:
