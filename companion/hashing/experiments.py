@@ -12,13 +12,15 @@ from ..data import Splits
 from ..train import TrainConfig, evaluate, train_cached
 from .fresh import HashedLeNet5
 from .lsh import LSHMLP
-from . import models
+from . import fresh, funhash, hash as hash_module, layers, lsh, models
 from .models import MaskedLinear, build, compact_rer, stored_params
 
 
 def _builder_tag() -> str:
-    """A hash of the builders' source: ``train_cached`` hashes the model classes, not the function building them."""
-    return hashlib.sha256(inspect.getsource(models).encode()).hexdigest()[:8]
+    """A hash of the package's source: ``train_cached`` hashes the model classes, not the functions that build
+    them or the hash that fills them, and a checkpoint trained under another hash would load as noise."""
+    source = "".join(inspect.getsource(m) for m in (hash_module, layers, models, fresh, funhash, lsh))
+    return hashlib.sha256(source.encode()).hexdigest()[:8]
 
 
 def file_bytes(obj) -> int:
@@ -48,11 +50,11 @@ def score(model: nn.Module, splits: Splits, device="auto") -> dict:
 
 def train_lenet5(splits: Splits, config: TrainConfig, device="auto", **kwargs) -> tuple[nn.Module, dict]:
     """A :class:`HashedLeNet5` (``conv`` = "fresh" or "spatial"), cached."""
-    return train_cached(f"hashing-lenet5-{kwargs.get('conv', 'fresh')}", splits, config, device=device,
+    return train_cached(f"hashing-lenet5-{kwargs.get('conv', 'fresh')}-{_builder_tag()}", splits, config, device=device,
                         build=HashedLeNet5, model_kwargs=kwargs)
 
 
 def train_lsh(splits: Splits, config: TrainConfig, device="auto", **kwargs) -> tuple[LSHMLP, dict]:
     """An :class:`LSHMLP` trained with its ``selection`` (dense, or LSH active sets), cached."""
-    return train_cached(f"hashing-lsh-{kwargs.get('selection', 'lsh')}", splits, config, device=device,
+    return train_cached(f"hashing-lsh-{kwargs.get('selection', 'lsh')}-{_builder_tag()}", splits, config, device=device,
                         build=LSHMLP, model_kwargs=kwargs)

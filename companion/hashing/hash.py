@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+HASH_VERSION = 2  # bump whenever the hash changes: a file's real weights only mean something under its own hash
 MASK32 = 0xFFFFFFFF
 GOLDEN = 0x9E3779B1  # 2^32 / golden ratio: spreads consecutive column numbers before mixing
 SIGN_SALT = 0x5BD1E995  # a different key for the sign hash ξ, so ξ is independent of h

@@ -8,7 +8,7 @@ Three ways to run the forward pass, all giving the same output (``MODES``):
 - ``"rehash"``: keep nothing, recompute the hash at every call (the smallest memory, the most work).
 
 The index table is a buffer with ``persistent=False``: a file holds only the K real weights, the bias and a
-two-integer key (seed, layer) from which everything else is recomputed. ``persist_index=True`` shows the trap:
+three-integer key (seed, layer, hash version) from which everything else is recomputed. ``persist_index=True`` shows the trap:
 ``state_dict`` then holds an int64 per virtual weight, a file twice the size of the dense layer.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hash import check_buckets, index_and_sign
+from .hash import HASH_VERSION, check_buckets, index_and_sign
 
 MODES = ("decompress", "gather", "rehash")
 
@@ -44,7 +44,8 @@ class HashedWeight(nn.Module):
         self.rows, self.cols = shape[0], math.prod(shape[1:])
         bound = 1 / math.sqrt(fan_in or self.cols)  # nn.Linear's default range, so V starts like a dense layer
         self.weight = nn.Parameter(torch.empty(buckets).uniform_(-bound, bound))
-        self.register_buffer("key", torch.tensor([seed, layer], dtype=torch.int64))  # 16 bytes in the file
+        # (seed, layer, hash version): 24 bytes in the file, all that is needed to rebuild the tables
+        self.register_buffer("key", torch.tensor([seed, layer, HASH_VERSION], dtype=torch.int64))
         self.register_buffer("index", torch.empty(0, dtype=torch.int64), persistent=persist_index)
         self.register_buffer("sign", torch.empty(0), persistent=False)
         self._cache, self._cache_version = None, None
@@ -64,7 +65,10 @@ class HashedWeight(nn.Module):
 
     def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(h, ξ) recomputed from the key: int64 and float32, each rows×cols."""
-        seed, layer = (int(v) for v in self.key.tolist())
+        seed, layer, version = (int(v) for v in self.key.tolist())
+        if version != HASH_VERSION:
+            raise ValueError(f"these weights were saved under hash version {version}, this code computes version "
+                             f"{HASH_VERSION}: the buckets would not match (retrain, or use the matching code)")
         h, xi = index_and_sign(self.rows, self.cols, self.buckets, seed, layer)
         return h.to(self.weight.device), (xi if self.use_sign else torch.ones_like(xi)).to(self.weight.device)
 

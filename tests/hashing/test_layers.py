@@ -122,3 +122,12 @@ def test_bad_buckets_mode_and_shapes_raise():
         HashedLinear(10, 10, 5)(torch.randn(2, 11))
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         HashedConv2d(3, 4, 3, 5)(torch.randn(2, 2, 8, 8))
+
+
+def test_weights_saved_under_another_hash_version_refuse_to_load():
+    a = HashedLinear(12, 10, 7)
+    state = a.state_dict()
+    state["hashed.key"] = state["hashed.key"].clone()
+    state["hashed.key"][2] += 1
+    with pytest.raises(ValueError, match="hash version"):
+        HashedLinear(12, 10, 7).load_state_dict(state)
