@@ -112,8 +112,8 @@ def test_error_falls_with_bits(x):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"bits": 0}, r"bits must be an integer in \[1, 16\], got 0"),
-    ({"bits": 17}, r"bits must be an integer in \[1, 16\], got 17"),
+    ({"bits": 0}, r"bits must be an integer in \[2, 16\], got 0"),
+    ({"bits": 17}, r"bits must be an integer in \[2, 16\], got 17"),
     ({"calibration": "entropy"}, r"calibration must be one of .*'entropy'"),
     ({"percentile": 20.0}, r"percentile must be in \(50, 100\]"),
 ])
