@@ -114,11 +114,11 @@ def from_quantized_linear(layer, x_scale: float, x_zero_point: int) -> IntegerLi
 
 
 def input_qparams(graph_module: torch.nn.Module) -> tuple[float, int]:
-    """``(scale, zero_point)`` with which a converted FX model quantizes its input (its first
-    ``*_input_scale_0``/``*_input_zero_point_0`` buffers)."""
-    buffers = dict(graph_module.named_buffers())
-    scale = next((v for k, v in buffers.items() if k.endswith("input_scale_0")), None)
-    zero_point = next((v for k, v in buffers.items() if k.endswith("input_zero_point_0")), None)
-    if scale is None or zero_point is None:
-        raise ValueError("no input quantization parameters found: is this a model converted by quantize_fx?")
-    return float(scale), int(zero_point)
+    """``(scale, zero_point)`` of the first ``torch.quantize_per_tensor`` in a converted FX model's graph:
+    how it quantizes its input."""
+    graph = getattr(graph_module, "graph", None)
+    for node in graph.nodes if graph is not None else []:
+        if node.op == "call_function" and node.target is torch.quantize_per_tensor:
+            scale, zero_point = (getattr(graph_module, a.target) if hasattr(a, "target") else a for a in node.args[1:3])
+            return float(scale), int(zero_point)
+    raise ValueError("no input quantization parameters found: is this a model converted by quantize_fx?")

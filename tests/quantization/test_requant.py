@@ -62,3 +62,10 @@ def test_integer_linear_agrees_with_pytorch_int8_linear():
 def test_input_qparams_needs_a_converted_model():
     with pytest.raises(ValueError, match="no input quantization parameters"):
         input_qparams(nn.Linear(2, 2))
+
+
+def test_input_qparams_reads_the_graph_whatever_the_buffer_names():
+    from companion.models import LeNet300  # its first quantize follows a Flatten: buffers named features_scale_0
+    q = int8.quantize_fx(LeNet300().eval(), [torch.randn(8, 1, 28, 28)], "x86")
+    scale, zp = input_qparams(q.model)
+    assert scale == float(q.model.features_scale_0) and zp == int(q.model.features_zero_point_0)
