@@ -150,3 +150,13 @@ class _null:
 
     def __exit__(self, *a):
         return False
+
+
+@pytest.mark.parametrize("coding", ["packed", "huffman"])
+def test_deep_compression_file_of_all_zero_and_empty_tensors(coding, tmp_path):
+    # an all-zero (fully pruned) layer has an empty codebook; empty tensors have no bytes at all
+    sd = {"z": torch.zeros(3, 4), "e": torch.zeros(0, 5), "bf": torch.randn(2, 3).bfloat16(),
+          "ebf": torch.zeros(0, dtype=torch.bfloat16)}
+    back = load_compressed(save_compressed(sd, tmp_path / "z.dc", coding))
+    for k, v in sd.items():
+        assert back[k].dtype == v.dtype and torch.equal(back[k], v), k
