@@ -181,7 +181,8 @@ def read_compressed(path) -> OrderedDict:
                              else torch.zeros(0, dtype=rec["dtype"])).reshape(rec["shape"])
         else:
             ib, cb, k, entries = struct.unpack("<BBHI", take(8))
-            rec["codebook"] = torch.frombuffer(bytearray(take(4 * k)), dtype=torch.float32)
+            raw = bytearray(take(4 * k))  # an all-zero tensor has an empty codebook
+            rec["codebook"] = torch.frombuffer(raw, dtype=torch.float32) if k else torch.zeros(0)
             rec["rel"], rec["codes"] = stream(ib, entries), stream(cb, entries)
             rec["tensor"] = decode_shared(rec["rel"], rec["codes"], rec["codebook"], numel).reshape(
                 rec["shape"]).to(rec["dtype"])
