@@ -21,6 +21,17 @@ CALIBRATIONS = ("minmax", "percentile", "mse")
 
 
 MSE_GRID = 40  # candidate clipping ratios of the MSE calibration
+MIN_BITS, MAX_BITS = 2, 16
+
+
+def check_bits(bits) -> int:
+    """``bits`` if it is an integer in [2, 16], else a ``ValueError``. One bit is not an affine grid: a symmetric
+    1-bit quantizer has the levels {−1, 0}·scale and maps ``[-1, -.5, .3, 1]`` to zeros; binarization
+    (sign and a scale, :mod:`companion.binarization`, notebook 06) is the 1-bit method."""
+    if not isinstance(bits, int) or isinstance(bits, bool) or not MIN_BITS <= bits <= MAX_BITS:
+        hint = " (1 bit is binarization: use companion.binarization, see 06_binarization)" if bits == 1 else ""
+        raise ValueError(f"bits must be an integer in [{MIN_BITS}, {MAX_BITS}]{hint}, got {bits!r}")
+    return bits
 
 
 @dataclass(frozen=True)
@@ -40,8 +51,7 @@ class QuantConfig:
     axis: int = 0
 
     def __post_init__(self):
-        if not isinstance(self.bits, int) or not 1 <= self.bits <= 16:
-            raise ValueError(f"bits must be an integer in [1, 16], got {self.bits!r}")
+        check_bits(self.bits)
         if self.calibration not in CALIBRATIONS:
             raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.calibration!r}")
         if not 50.0 < self.percentile <= 100.0:

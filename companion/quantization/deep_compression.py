@@ -9,7 +9,8 @@ the bytes after each stage measured on a real file.
 3. **Huffman** (:mod:`companion.huffman`): the codes and the relative indices are Huffman-coded.
 
 File layout (:func:`save_compressed`): ``b"DCMP"``, version, coding (0 packed, 1 Huffman), then
-per tensor: name, shape and kind; a dense tensor stores its float32 bytes; a shared tensor stores
+per tensor: name, shape, dtype (index in :data:`DTYPES`) and kind; a dense tensor stores its raw bytes in
+its own dtype (so integer buffers come back as integers); a shared tensor stores
 ``index_bits``, ``code_bits``, the codebook (float32) and two streams, the relative indices and
 the codes, either bit-packed or Huffman-coded (:func:`companion.huffman.encode`).
 """
@@ -34,8 +35,12 @@ from ..pruning import SCOPES, PruneConfig, Pruner, prune_and_finetune, save_spar
 from ..train import TrainConfig, fit
 from .weight_sharing import share_model_weights_
 
-MAGIC, VERSION = b"DCMP", 1
+MAGIC, VERSION = b"DCMP", 2
 CODINGS = ("packed", "huffman")
+MAX_CODEBOOK = 256  # distinct non-zeros a shared tensor may have: its codes fit one byte with the zero
+MAX_BITS = 8  # 2**8 − 1 centroids plus the zero code: the most a shared tensor of this file holds
+DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.int16,
+          torch.int8, torch.uint8, torch.bool)  # a record's dtype is stored as its index here
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,9 @@ class DeepCompressionConfig:
             raise ValueError(f"sparsity must be in [0, 1), got {self.sparsity}")
         if self.scope not in SCOPES:
             raise ValueError(f"scope must be one of {SCOPES}, got {self.scope!r}")
-        if not 1 <= self.bits <= 16:
-            raise ValueError(f"bits must be in [1, 16], got {self.bits}")
+        if not isinstance(self.bits, int) or not 1 <= self.bits <= MAX_BITS:
+            raise ValueError(f"bits must be in [1, {MAX_BITS}]: 2**bits − 1 centroids plus the zero code must fit "
+                             f"the file's codebook of at most {MAX_CODEBOOK} entries, got {self.bits}")
         if self.prune_epochs < 1 or self.share_epochs < 0:
             raise ValueError(f"need prune_epochs >= 1 and share_epochs >= 0, got {self.prune_epochs}, "
                              f"{self.share_epochs}")
@@ -110,22 +116,30 @@ def _stream(ints: np.ndarray, bits: int, coding: str) -> bytes:
     return struct.pack("<I", len(data)) + data
 
 
+def _raw(t: torch.Tensor) -> bytes:
+    return t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+
+
 def save_compressed(model_or_state_dict, path, coding: str = "huffman", index_bits: int | None = None,
-                    max_codebook: int = 256) -> Path:
+                    max_codebook: int = MAX_CODEBOOK) -> Path:
     """Write a pruned, weight-shared ``state_dict``: shared tensors (float, ≥ 2-D, at most
     ``max_codebook`` distinct non-zeros) as codebook + relative indices + codes (bit-packed or
     Huffman-coded); every other tensor as raw float32. See the module docstring for the layout."""
     if coding not in CODINGS:
         raise ValueError(f"coding must be one of {CODINGS}, got {coding!r}")
+    if not 1 <= max_codebook <= 65535:
+        raise ValueError(f"max_codebook must be in [1, 65535] (a 16-bit count), got {max_codebook}")
     sd = model_or_state_dict.state_dict() if isinstance(model_or_state_dict, nn.Module) else model_or_state_dict
     out = [MAGIC, bytes([VERSION, CODINGS.index(coding)])]
     for name, t in sd.items():
         t = t.detach().cpu()
+        if t.dtype not in DTYPES:
+            raise ValueError(f"tensor {name!r} has dtype {t.dtype}, not one of {DTYPES}")
         head = struct.pack("<B", len(name.encode())) + name.encode() + struct.pack("<B", t.dim())
-        head += struct.pack(f"<{t.dim()}I", *t.shape)
+        head += struct.pack(f"<{t.dim()}I", *t.shape) + struct.pack("<B", DTYPES.index(t.dtype))
         k = len(torch.unique(t[t != 0])) if t.is_floating_point() and t.dim() >= 2 else max_codebook + 1
         if k > max_codebook:
-            out += [head, b"\x00", t.float().numpy().tobytes()]
+            out += [head, b"\x00", _raw(t)]
             continue
         ib = default_index_bits(t.shape) if index_bits is None else index_bits
         rel, codes, codebook = encode_shared(t, ib)
@@ -158,21 +172,26 @@ def read_compressed(path) -> OrderedDict:
     while pos < len(data):
         name = take(take(1)[0]).decode()
         ndim = take(1)[0]
-        rec = {"shape": struct.unpack(f"<{ndim}I", take(4 * ndim)), "kind": "shared" if take(1)[0] else "dense"}
+        rec = {"shape": struct.unpack(f"<{ndim}I", take(4 * ndim)), "dtype": DTYPES[take(1)[0]]}
+        rec["kind"] = "shared" if take(1)[0] else "dense"
         numel = int(np.prod(rec["shape"], dtype=np.int64))
         if rec["kind"] == "dense":
-            rec["tensor"] = torch.frombuffer(bytearray(take(4 * numel)), dtype=torch.float32).reshape(rec["shape"])
+            raw = bytearray(take(numel * rec["dtype"].itemsize))
+            rec["tensor"] = (torch.frombuffer(raw, dtype=torch.uint8).view(rec["dtype"]) if numel
+                             else torch.zeros(0, dtype=rec["dtype"])).reshape(rec["shape"])
         else:
             ib, cb, k, entries = struct.unpack("<BBHI", take(8))
-            rec["codebook"] = torch.frombuffer(bytearray(take(4 * k)), dtype=torch.float32)
+            raw = bytearray(take(4 * k))  # an all-zero tensor has an empty codebook
+            rec["codebook"] = torch.frombuffer(raw, dtype=torch.float32) if k else torch.zeros(0)
             rec["rel"], rec["codes"] = stream(ib, entries), stream(cb, entries)
-            rec["tensor"] = decode_shared(rec["rel"], rec["codes"], rec["codebook"], numel).reshape(rec["shape"])
+            rec["tensor"] = decode_shared(rec["rel"], rec["codes"], rec["codebook"], numel).reshape(
+                rec["shape"]).to(rec["dtype"])
         records[name] = rec
     return records
 
 
 def load_compressed(path) -> OrderedDict:
-    """A :func:`save_compressed` file back as a ``state_dict`` (identical weights)."""
+    """A :func:`save_compressed` file back as a ``state_dict``: identical values in the original dtypes."""
     return OrderedDict((name, rec["tensor"]) for name, rec in read_compressed(path).items())
 
 

@@ -37,9 +37,14 @@ class WeightFakeQuant(nn.Module):
 
 class ActFakeQuant(nn.Module):
     """Activation quantizer: observes while ``observing`` (exact min/max plus a sample of values),
-    then :meth:`freeze` fixes ``scale``/``zero_point`` by the calibration method and fake-quantizes."""
+    then :meth:`freeze` fixes ``scale``/``zero_point`` by the calibration method and fake-quantizes.
+
+    Memory stays bounded even if it is never calibrated (a model trained or run while still
+    observing): min-max keeps no samples at all, and the percentile and MSE calibrations keep the
+    samples of the first :attr:`MAX_BATCHES` batches only (min/max stay exact over all of them)."""
 
     SAMPLE = 1 << 14  # values kept per batch for the percentile and MSE calibrations
+    MAX_BATCHES = 64  # batches whose samples are kept: at most 64 × 16,384 floats (4 MiB)
 
     def __init__(self, cfg: QuantConfig):
         super().__init__()
@@ -55,7 +60,8 @@ class ActFakeQuant(nn.Module):
         if self.observing:
             flat = x.detach().flatten()
             self.lo, self.hi = torch.minimum(self.lo, flat.min()), torch.maximum(self.hi, flat.max())
-            self._samples.append(flat[:: max(1, flat.numel() // self.SAMPLE)].cpu())
+            if self.cfg.calibration != "minmax" and len(self._samples) < self.MAX_BATCHES:
+                self._samples.append(flat[:: max(1, flat.numel() // self.SAMPLE)].cpu())
             return x
         return fused_fake_quantize(x, self.scale, self.zero_point, self.cfg)
 

@@ -6,20 +6,22 @@ activation ranges calibrated on a few batches, Jacob et al. 2018):
 - **PyTorch** (``torch.ao.quantization``, FX graph mode: ``prepare_fx`` → calibrate →
   ``convert_fx``) with the quantized engine ``x86`` (PyTorch's default since 2.0, fbgemm or
   oneDNN per op), ``fbgemm``, ``onednn`` or ``qnnpack`` (ARM-first, slow on x86). The engine is
-  bound to the converted model: :class:`EngineModel` switches to it at every call.
+  bound to the converted model: :class:`EngineModel` sets it only when the global engine differs, and
+  its :meth:`~EngineModel.timing_context` sets it once around a whole timing loop.
 - **ONNX Runtime** static quantization in the QDQ format (QuantizeLinear/DequantizeLinear pairs
   around each op, fused into int8 kernels by ORT): :func:`export_onnx` then :func:`quantize_onnx`,
   run with :class:`OrtModel`.
 
 ``torch.ao.quantization`` is deprecated in PyTorch 2.14 (its successor is torchao's PT2E flow)
-but still works; the known deprecation warnings are filtered here, inside :func:`quiet`.
-Everything in this module runs on the CPU.
+but still works; the known deprecation warnings are filtered inside :func:`quiet`, around conversion
+and export only (a converted model's forward warns nothing, so it runs without a filter).
+Latency is measured with :mod:`companion.measure` (one protocol); a model's ``engine`` attribute is what
+:func:`companion.measure.engine_of` records. Everything in this module runs on the CPU.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
-import statistics
 import tempfile
 import warnings
 from pathlib import Path
@@ -99,14 +101,24 @@ def quantized_engine(engine: str):
 
 
 class EngineModel(nn.Module):
-    """A converted int8 model bound to the PyTorch quantized engine it was converted for."""
+    """A converted int8 model bound to the PyTorch quantized engine it was converted for.
+
+    A call switches the global ``torch.backends.quantized.engine`` only if it differs from the model's
+    (and restores it); :meth:`timing_context` sets it once for a block of calls, so that a timer
+    (:func:`companion.measure.latency_ms`) measures the int8 kernels and not the switch."""
 
     def __init__(self, model: nn.Module, engine: str):
         super().__init__()
         self.model, self.engine = model, engine
 
+    def timing_context(self):
+        """The block in which calls run without any per-call set-up (the model's engine set)."""
+        return quantized_engine(self.engine)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with quantized_engine(self.engine), quiet():
+        if torch.backends.quantized.engine == self.engine:
+            return self.model(x.cpu())
+        with quantized_engine(self.engine):
             return self.model(x.cpu())
 
 
@@ -205,7 +217,7 @@ class OrtModel(nn.Module):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or torch.get_num_threads()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.path = str(path)
+        self.path, self.engine = str(path), ORT
         self.session = ort.InferenceSession(self.path, opts, providers=["CPUExecutionProvider"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -234,28 +246,3 @@ def convert(model: nn.Module, engine: str, calibration, workdir, name: str = "mo
         return OrtModel(path), path
     q = quantize_fx(model, batches, engine)
     return q, save_model(q, workdir / f"{name}.{engine}.pt")
-
-
-def latency_table(fp32: nn.Module, candidates: dict, inputs: dict, rounds: int = 3, min_run_time: float = 0.1,
-                  warmup: int = 1) -> list[dict]:
-    """fp32 against every candidate (``{label: model}``) at every batch (``{batch: x}``), in one run.
-
-    The protocol of :func:`companion.measure.compare_latency`, extended to several candidates: each
-    of ``rounds`` rounds times fp32 and then each candidate (``latency_ms``: ``warmup`` untimed calls,
-    then at least ``min_run_time`` s), and a candidate's speed-up is the ratio of the medians over
-    rounds. fp32 is timed once per round, not once per candidate. One row per (candidate, batch).
-    """
-    from ..measure import latency_ms  # noqa: PLC0415
-    if rounds < 1:
-        raise ValueError(f"rounds must be >= 1, got {rounds}")
-    rows = []
-    for batch, x in inputs.items():
-        times = {label: [] for label in ["fp32", *candidates]}
-        for _ in range(rounds):
-            for label, model in [("fp32", fp32), *candidates.items()]:
-                times[label].append(latency_ms(model, x, min_run_time=min_run_time, warmup=warmup))
-        med = {k: statistics.median(t.median_ms for t in v) for k, v in times.items()}
-        rows += [{"engine": label, "batch": batch, "fp32_ms": med["fp32"], "candidate_ms": med[label],
-                  "speedup": med["fp32"] / med[label], "threads": times["fp32"][0].threads,
-                  "cpu_capability": times["fp32"][0].cpu_capability} for label in candidates]
-    return rows

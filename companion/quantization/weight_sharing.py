@@ -25,10 +25,16 @@ def kmeans(x: torch.Tensor, k: int, iters: int = 30, init: str = "linear", seed:
 
     ``init="linear"`` spaces the centroids evenly between the per-dimension min and max (the
     best initialisation in Deep Compression, Han et al. 2016, §3.2); ``"random"`` picks ``k`` rows
-    (Forgy). Minimises ``Σ_i ‖x_i − c_{label_i}‖²``; an empty cluster keeps its centroid.
+    (Forgy) among the *distinct* rows, so no two start on the same point. Minimises
+    ``Σ_i ‖x_i − c_{label_i}‖²``; an empty cluster keeps its centroid. At convergence every row is
+    labelled with its nearest centroid and every non-empty centroid is the mean of its rows.
     """
-    if x.dim() != 2 or not 1 <= k <= len(x):
-        raise ValueError(f"need x of shape (N, D) and 1 <= k <= N, got {tuple(x.shape)} and k={k}")
+    if x.dim() != 2:
+        raise ValueError(f"need x of shape (N, D), got {tuple(x.shape)}")
+    if len(x) == 0:
+        raise ValueError("k-means needs at least one row, got an empty x (an all-zero layer has nothing to share)")
+    if not 1 <= k <= len(x):
+        raise ValueError(f"need 1 <= k <= N = {len(x)}, got k={k}")
     if init not in KMEANS_INITS:
         raise ValueError(f"init must be one of {KMEANS_INITS}, got {init!r}")
     x = x.detach().float()
@@ -37,7 +43,9 @@ def kmeans(x: torch.Tensor, k: int, iters: int = 30, init: str = "linear", seed:
         centroids = x.amin(0) + t * (x.amax(0) - x.amin(0))
     else:
         g = torch.Generator().manual_seed(seed)
-        centroids = x[torch.randperm(len(x), generator=g)[:k].to(x.device)].clone()
+        distinct = torch.unique(x, dim=0)
+        pool = distinct if len(distinct) >= k else x
+        centroids = pool[torch.randperm(len(pool), generator=g)[:k].to(x.device)].clone()
     for _ in range(iters):
         labels = torch.cdist(x, centroids).argmin(1)
         sums = torch.zeros_like(centroids).index_add_(0, labels, x)
@@ -54,9 +62,14 @@ def share_weights(weight: torch.Tensor, clusters: int, mask: torch.Tensor | None
 
     Only the weights where ``mask`` is true (the unpruned ones) are clustered; their index is
     meaningful only there. Gong et al. 2014 (scalar k-means), Han et al. 2016 (linear init).
+    A layer with no weight left (all zero, or an empty mask) has nothing to cluster: its codebook is
+    empty and every index 0.
     """
     mask = weight != 0 if mask is None else mask.bool()
     values = weight.detach()[mask].reshape(-1, 1)
+    if len(values) == 0:
+        return weight.new_zeros(0, dtype=torch.float32), torch.zeros(weight.shape, dtype=torch.long,
+                                                                      device=weight.device)
     centroids, labels = kmeans(values, min(clusters, len(values)), iters, init="linear")
     indices = torch.zeros(weight.shape, dtype=torch.long, device=weight.device)
     indices[mask] = labels
@@ -77,7 +90,18 @@ class SharedWeight(nn.Module):
         self.register_buffer("mask", mask.bool())
 
     def forward(self, _weight: torch.Tensor) -> torch.Tensor:
+        if self.centroids.numel() == 0:  # an all-zero layer: nothing shared, nothing to train
+            return torch.zeros(self.mask.shape, device=self.mask.device) + 0 * self.centroids.sum()
         return torch.where(self.mask, self.centroids[self.indices], torch.zeros((), device=self.mask.device))
+
+    def codes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(codebook, codes)`` for storage: the codebook with the zero in front (``k + 1`` float32 entries),
+        the codes ``0`` for a zero (pruned) weight and ``1 + i`` for ``centroids[i]``, in the smallest
+        unsigned integer type that holds them (``uint8`` up to 255 centroids)."""
+        codebook = torch.cat([torch.zeros(1), self.centroids.detach().float().cpu()])
+        codes = torch.where(self.mask, self.indices + 1, torch.zeros((), dtype=torch.long, device=self.mask.device))
+        dtype = torch.uint8 if len(codebook) <= 256 else torch.int16 if len(codebook) <= 1 << 15 else torch.int32
+        return codebook, codes.cpu().to(dtype)
 
 
 def share_model_weights_(model: nn.Module, clusters: int, layers=None) -> dict[str, SharedWeight]:
@@ -91,6 +115,42 @@ def share_model_weights_(model: nn.Module, clusters: int, layers=None) -> dict[s
         shared[name] = SharedWeight(codebook, indices, w.detach() != 0)
         parametrize.register_parametrization(found[name], "weight", shared[name], unsafe=True)
     return shared
+
+
+def shared_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """What a weight-shared model must store: for each :class:`SharedWeight` layer ``<name>.codebook`` and
+    ``<name>.indices`` (:meth:`SharedWeight.codes`) instead of the weight; every other tensor as is. The
+    model's own ``state_dict`` also holds the dense original, int64 indices and a mask (≈ 3× the dense
+    size), so sizes of shared models come from this export (:func:`save_shared`), not from the module."""
+    state = {}
+    for name, module in model.named_modules():
+        if parametrize.is_parametrized(module, "weight") and isinstance(module.parametrizations.weight[0],
+                                                                         SharedWeight):
+            prefix = f"{name}." if name else ""
+            state[prefix + "codebook"], state[prefix + "indices"] = module.parametrizations.weight[0].codes()
+    skip = tuple(f"{k.removesuffix('codebook')}parametrizations." for k in state if k.endswith("codebook"))
+    for key, value in model.state_dict().items():
+        if not key.startswith(skip):
+            state[key] = value.detach().cpu()
+    return state
+
+
+def save_shared(model: nn.Module, path):
+    """``torch.save`` :func:`shared_state_dict` of ``model`` (codebooks and integer indices); returns the path."""
+    return torch_save_atomic(shared_state_dict(model), path)
+
+
+def load_shared(path) -> dict[str, torch.Tensor]:
+    """A :func:`save_shared` file as a plain ``state_dict``: each ``<name>.weight = codebook[indices]``."""
+    state = torch.load(path, weights_only=True)
+    out = {}
+    for key, value in state.items():
+        if key.endswith("codebook"):
+            prefix = key.removesuffix("codebook")
+            out[prefix + "weight"] = value[state[prefix + "indices"].long()]
+        elif not key.endswith("indices"):
+            out[key] = value
+    return out
 
 
 def product_quantize(weight: torch.Tensor, sub_dim: int, clusters: int, iters: int = 30, seed: int = 0):

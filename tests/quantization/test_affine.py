@@ -87,6 +87,60 @@ def test_quantize_gives_integers_in_range(x):
     assert torch.allclose((q - zp) * scale, fake_quantize_tensor(x, cfg))
 
 
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor")
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_quantize_equals_torch_quantize_per_tensor_exactly(x, symmetric):
+    cfg = QuantConfig(bits=8, symmetric=symmetric)
+    scale, zp = qparams(x, cfg)
+    ref = torch.quantize_per_tensor(x, scale.item(), int(zp), torch.qint8 if symmetric else torch.quint8)
+    assert torch.equal(quantize(x, scale, zp, cfg.qmin, cfg.qmax), ref.int_repr().long())
+
+
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor")
+def test_quantize_per_channel_equals_torch_exactly(x):
+    cfg = QuantConfig(bits=8, per_channel=True)
+    scale, zp = qparams(x, cfg)
+    ref = torch.quantize_per_channel(x, scale.double(), zp.long(), 0, torch.qint8)
+    assert torch.equal(quantize(x, scale, zp, cfg.qmin, cfg.qmax, axis=0), ref.int_repr().long())
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_sixteen_bits_match_torch(x, symmetric):
+    cfg = QuantConfig(bits=16, symmetric=symmetric)
+    assert (cfg.qmin, cfg.qmax) == ((-32768, 32767) if symmetric else (0, 65535))
+    scale, zp = qparams(x, cfg)
+    ref = torch.fake_quantize_per_tensor_affine(x, scale.item(), int(zp), cfg.qmin, cfg.qmax)
+    out = fake_quantize_tensor(x, cfg)
+    assert torch.equal(out, ref) and (out - x).abs().max() <= scale.item() / 2 * 1.001  # half a step (float32 ulps)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_per_channel_along_axis_1_matches_torch(x, symmetric):
+    cfg = QuantConfig(bits=4, symmetric=symmetric, per_channel=True, axis=1)
+    scale, zp = qparams(x, cfg)
+    assert scale.shape == (50,)
+    ref = torch.fake_quantize_per_channel_affine(x, scale, zp, 1, cfg.qmin, cfg.qmax)
+    assert torch.equal(fake_quantize_tensor(x, cfg), ref)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_zero_tensor_stays_zero(symmetric):
+    out = fake_quantize_tensor(torch.zeros(3, 4), QuantConfig(bits=8, symmetric=symmetric))
+    assert torch.equal(out, torch.zeros(3, 4))  # the scale is clamped to eps: no 0/0
+
+
+@pytest.mark.parametrize("c", [0.7, -2.5])
+def test_constant_tensor(c):
+    x = torch.full((5, 5), c)
+    # asymmetric: the range [min(c, 0), max(c, 0)] has c at an end point, which is a level: exact
+    assert torch.allclose(fake_quantize_tensor(x, QuantConfig(bits=8, symmetric=False)), x, rtol=1e-6)
+    # symmetric: scale = |c| / 127.5 puts c at 127.5 steps; +c clamps to 127, -c rounds to -128 (exact)
+    scale = abs(c) / 127.5
+    out = fake_quantize_tensor(x, QuantConfig(bits=8, symmetric=True))
+    expected = 127 * scale if c > 0 else -128 * scale
+    assert torch.allclose(out, torch.full((5, 5), expected), rtol=1e-6)
+
+
 # ---------------------------------------------------------------- calibration
 def test_calibration_ranges():
     x = torch.cat([torch.linspace(-1, 1, 10001), torch.tensor([50.0])])
@@ -112,8 +166,8 @@ def test_error_falls_with_bits(x):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"bits": 0}, r"bits must be an integer in \[1, 16\], got 0"),
-    ({"bits": 17}, r"bits must be an integer in \[1, 16\], got 17"),
+    ({"bits": 0}, r"bits must be an integer in \[2, 16\], got 0"),
+    ({"bits": 17}, r"bits must be an integer in \[2, 16\], got 17"),
     ({"calibration": "entropy"}, r"calibration must be one of .*'entropy'"),
     ({"percentile": 20.0}, r"percentile must be in \(50, 100\]"),
 ])

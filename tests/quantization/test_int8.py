@@ -7,11 +7,14 @@ import torch
 from companion.measure import size_bytes
 from companion.models import ResNetSmall
 from companion.quantization.int8 import (ENGINES, INT8_CPU_FLAGS, ORT, TORCH_ENGINES, EngineModel, OrtModel,
-                                         available_engines, check_engine, cpu_flags, export_onnx, latency_table,
+                                         available_engines, check_engine, cpu_flags, export_onnx,
                                          quantize_fx, quantize_onnx, quantized_engine, save_model)
 
-# int8 against fp32 on a random-weight model, as a fraction of the largest |logit|
-TOLERANCE = 0.05
+# int8 against fp32, in steps of the int8 model's output grid: the last layer's rounding costs half a step, the
+# half-steps of earlier layers propagate to about one more (measured: 1.5 steps for every PyTorch engine, 1.3 for
+# ONNX Runtime); 3 steps is the bound, about 2 % of max |logit| at x86's 7-bit activations, 1 % at 8 bits
+# (the old bound was 5 %). The exact layer-level check is in test_requant.py (at most one integer apart).
+STEPS = 3
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +67,8 @@ def test_fx_int8_agrees_with_fp32(setup, engine, tmp_path):
         out = q(x)
     assert isinstance(q, EngineModel) and q.engine == engine
     assert out.shape == ref.shape
-    assert (out - ref).abs().max() <= TOLERANCE * ref.abs().max()
+    out_scale = dict(q.model.named_modules())["fc"].scale  # the step of the int8 logits
+    assert (out - ref).abs().max() <= STEPS * out_scale
     assert (out.argmax(1) == ref.argmax(1)).float().mean() >= 0.9
     # the saved int8 artifact holds int8 weights: about 4x smaller than the float one
     assert size_bytes(save_model(q, tmp_path / "q.pt")).bytes * 3 < size_bytes(model).bytes
@@ -81,15 +85,9 @@ def test_onnx_fp32_and_int8_agree_with_torch(setup, tmp_path):
     int8 = quantize_onnx(fp32, tmp_path / "m.int8.onnx", [x[:8], x[8:]])
     assert torch.allclose(OrtModel(fp32)(x), ref, atol=1e-4)  # dynamic batch axis: exported at 1, run at 16
     out = OrtModel(int8)(x)
-    assert (out - ref).abs().max() <= TOLERANCE * ref.abs().max()
+    step = (ref.max().clamp(min=0) - ref.min().clamp(max=0)) / 255  # min-max calibrated uint8 logits on x
+    assert (out - ref).abs().max() <= STEPS * step
     assert size_bytes(int8).bytes * 3 < size_bytes(fp32).bytes
-
-
-def test_latency_table_rows():
-    fp32, other = torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)
-    rows = latency_table(fp32, {"a": other}, {1: torch.randn(1, 8), 4: torch.randn(4, 8)}, rounds=1, min_run_time=0.01)
-    assert [(r["engine"], r["batch"]) for r in rows] == [("a", 1), ("a", 4)]
-    assert all(r["fp32_ms"] > 0 and r["candidate_ms"] > 0 and r["speedup"] == r["fp32_ms"] / r["candidate_ms"] for r in rows)
 
 
 def test_cpu_flags_are_booleans():

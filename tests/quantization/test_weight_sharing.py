@@ -26,6 +26,8 @@ def test_kmeans_random_init_2d():
 def test_kmeans_bad_arguments():
     with pytest.raises(ValueError, match="k <= N"):
         kmeans(torch.zeros(3, 1), 5)
+    with pytest.raises(ValueError, match="needs at least one row"):
+        kmeans(torch.zeros(0, 1), 1)
     with pytest.raises(ValueError, match="init must be one of"):
         kmeans(torch.zeros(3, 1), 2, init="kmeans++")
 
@@ -59,5 +61,52 @@ def test_product_quantization_roundtrip_and_exactness():
     books, codes = product_quantize(w, sub_dim=3, clusters=4)
     assert books.shape == (2, 4, 3) and codes.shape == (10, 2)
     assert pq_reconstruct(books, codes, 5).shape == w.shape
-    books, codes = product_quantize(w, sub_dim=3, clusters=10)  # one centroid per row: exact
+    # 10 rows made of 4 prototypes per segment: 4 centroids (fewer than the rows) reconstruct them exactly,
+    # because Forgy's init picks distinct rows
+    books, codes = product_quantize(w, sub_dim=3, clusters=4)
     assert torch.allclose(pq_reconstruct(books, codes, 5), w)
+
+
+def _brute_force_invariants(x, centroids, labels):
+    """Lloyd's fixed point, checked by brute force: every row at its nearest centroid, every
+    non-empty centroid the mean of its rows."""
+    d = ((x[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)  # (N, k), no cdist
+    assert torch.allclose(d[torch.arange(len(x)), labels], d.min(1).values, atol=1e-6)
+    for j in range(len(centroids)):
+        members = x[labels == j]
+        if len(members):
+            assert torch.allclose(centroids[j], members.mean(0), atol=1e-5)
+
+
+@pytest.mark.parametrize("init", ["linear", "random"])
+@pytest.mark.parametrize("dim", [1, 3])
+def test_kmeans_reaches_lloyds_fixed_point(init, dim):
+    x = torch.randn(300, dim, generator=torch.Generator().manual_seed(dim))
+    centroids, labels = kmeans(x, 8, iters=200, init=init)
+    _brute_force_invariants(x, centroids, labels)
+    # a random assignment with the same centroids breaks the first invariant
+    wrong = torch.randint(0, 8, (300,), generator=torch.Generator().manual_seed(9))
+    d = ((x[:, None, :] - centroids[None]) ** 2).sum(-1)
+    assert not torch.allclose(d[torch.arange(300), wrong], d.min(1).values)
+
+
+def test_kmeans_empty_cluster_keeps_its_centroid():
+    x = torch.tensor([[0.0], [0.0], [0.1], [10.0]])
+    centroids, labels = kmeans(x, 3)  # linear init 0, 5, 10: nothing is nearest to 5
+    assert centroids.flatten().tolist() == pytest.approx([0.1 / 3, 5.0, 10.0])
+    assert 1 not in labels.tolist()
+    _brute_force_invariants(x, centroids, labels)
+
+
+def test_kmeans_is_exact_when_there_are_k_distinct_values_among_many():
+    x = torch.tensor([-1.0, 0.25, 2.0, 3.5]).repeat(50)[:, None]  # N = 200 rows, 4 values
+    centroids, labels = kmeans(x, 4)
+    assert torch.equal(centroids[labels], x)
+
+
+def test_share_weights_clusters_nonzeros_at_their_nearest_centroid():
+    w = torch.randn(40, 30, generator=torch.Generator().manual_seed(3))
+    w[w.abs() < 0.3] = 0
+    codebook, indices = share_weights(w, 8, iters=100)
+    mask = w != 0
+    _brute_force_invariants(w[mask][:, None], codebook[:, None], indices[mask])
