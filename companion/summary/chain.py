@@ -26,34 +26,29 @@ from ..io import save_state_dict
 from ..measure import size_bytes
 from ..models import LeNet300
 from ..pruning import GradualConfig, PruneConfig, Pruner, save_sparse
-from ..quantization import load_compressed, save_compressed, share_model_weights_
+from ..quantization import DeepCompressionConfig, load_compressed, save_compressed, share_model_weights_
 from ..train import TrainConfig, evaluate, fit
 
 
 @dataclass(frozen=True)
-class ChainConfig:
-    """The chain's settings; ``distill=False`` is the ablation (cross-entropy everywhere, no teacher)."""
+class ChainConfig(DeepCompressionConfig):
+    """The chain's settings: Deep Compression's three stages (:class:`DeepCompressionConfig`: sparsity, scope,
+    epochs, bits, learning rates, seed) with a distilled student in front; ``distill=False`` is the ablation
+    (cross-entropy everywhere, no teacher)."""
 
     distill: bool = True
     temperature: float = 4.0
     alpha: float = 0.5
     student_epochs: int = 8
-    sparsity: float = 0.92
-    prune_epochs: int = 8
-    bits: int = 5
-    share_epochs: int = 2
-    lr: float = 1e-3
-    share_lr: float = 1e-4
-    seed: int = 0
-    max_train: int | None = None
 
     def __post_init__(self):
-        if not 0.0 < self.sparsity < 1.0:
+        super().__post_init__()
+        if self.sparsity == 0.0:
             raise ValueError(f"sparsity must be in (0, 1), got {self.sparsity}")
-        if not 2 <= self.bits <= 8:
+        if self.bits < 2:
             raise ValueError(f"bits must be in [2, 8] (at most 255 shared values plus the zero), got {self.bits}")
-        if min(self.student_epochs, self.prune_epochs) < 1 or self.share_epochs < 0:
-            raise ValueError("student_epochs and prune_epochs must be >= 1 and share_epochs >= 0")
+        if self.student_epochs < 1:
+            raise ValueError(f"student_epochs must be >= 1, got {self.student_epochs}")
         kd.KDConfig(self.temperature, self.alpha)  # validates T and α
 
 
@@ -88,7 +83,7 @@ def prune_(model, train_data, teacher_logits, cfg: ChainConfig, device="cpu") ->
     tc = TrainConfig(epochs=cfg.prune_epochs, lr=cfg.lr, seed=cfg.seed, max_train=cfg.max_train)
     n = len(train_data) if cfg.max_train is None else min(len(train_data), cfg.max_train)
     steps = cfg.prune_epochs * -(-n // tc.batch_size)
-    pruner = Pruner(model, PruneConfig(cfg.sparsity, scope="global"),
+    pruner = Pruner(model, PruneConfig(cfg.sparsity, scope=cfg.scope),
                     GradualConfig(begin_step=0, end_step=max(1, int(0.75 * steps)), frequency=min(10, steps)))
     _fit(model, data, loss_fn, tc, device, step_callback=pruner, desc="prune")
     if pruner.sparsity() < cfg.sparsity - 1e-3:

@@ -38,7 +38,9 @@ def test_identical_sees_one_changed_bit():
 
 
 @pytest.mark.parametrize("kwargs,match", [({"sparsity": 1.0}, "sparsity must be in"), ({"bits": 9}, "bits must be in"),
-                                          ({"prune_epochs": 0}, "must be >= 1"), ({"temperature": 0}, "temperature")])
+                                          ({"prune_epochs": 0}, "prune_epochs >= 1"), ({"temperature": 0}, "temperature"),
+                                          ({"sparsity": 0.0}, "sparsity must be in"), ({"bits": 1}, "bits must be in"),
+                                          ({"student_epochs": 0}, "student_epochs must be"), ({"scope": "row"}, "scope")])
 def test_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ChainConfig(**kwargs)
