@@ -7,13 +7,14 @@ from .masks import CRITERIA, PRUNABLE, SCOPES, global_masks, magnitude_mask, pru
 from .obd import gauss_newton_diagonal, obd_saliency
 from .pruner import GradualConfig, PruneConfig, Pruner, polynomial_sparsity, prune_, with_masks
 from .sparse import MAGIC, VERSION, SparseLinear, load_sparse, save_sparse, to_sparse_linear
-from .structured import FilterPruneConfig, channel_counts, filters_to_remove, l1_filter_norms, prune_filters
+from .structured import (FilterPruneConfig, channel_counts, filters_to_remove, group_filter_norms, l1_filter_norms,
+                         prune_filters)
 
 __all__ = [
     'masks', 'obd', 'pruner', 'finetune', 'lottery', 'structured', 'sparse', 'CRITERIA', 'PRUNABLE', 'SCOPES',
     'global_masks', 'magnitude_mask', 'prunable_layers', 'score_mask', 'sparsity_of', 'gauss_newton_diagonal',
     'obd_saliency', 'GradualConfig', 'PruneConfig', 'Pruner', 'polynomial_sparsity', 'prune_', 'with_masks',
     'SCHEDULES', 'cycle_epochs', 'gradual_config', 'layer_sensitivity', 'prune_and_finetune', 'LotteryConfig', 'lottery_ticket', 'FilterPruneConfig',
-    'channel_counts', 'filters_to_remove', 'l1_filter_norms', 'prune_filters', 'MAGIC', 'SparseLinear', 'VERSION',
+    'channel_counts', 'filters_to_remove', 'group_filter_norms', 'l1_filter_norms', 'prune_filters', 'MAGIC', 'SparseLinear', 'VERSION',
     'load_sparse', 'save_sparse', 'to_sparse_linear',
 ]
