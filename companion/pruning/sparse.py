@@ -15,9 +15,10 @@ dtype followed by ``entries`` relative indices packed ``index_bits`` bits each (
 ``"dense"`` tensors (biases, BN buffers, tensors that would not shrink) store their raw bytes.
 
 **Kernels.** :class:`SparseLinear` computes ``y = x Wᵀ + b`` with ``W`` in PyTorch's CSR
-format (``torch.sparse.mm``). Whether it beats the dense matmul depends on sparsity, layer size
-and batch: Deep Compression's CPU measurements found sparse faster only at batch 1 (matrix-vector,
-memory-bound) and slower at batch 64.
+format (``torch.sparse.mm``). Whether it beats the dense matmul depends on sparsity, layer size,
+batch, thread count and the sparse kernel itself: Deep Compression's CPU measurements (MKL) found
+sparse faster only at batch 1 (matrix-vector, memory-bound) and slower at batch 64, but PyTorch's
+CSR kernel on another CPU need not follow that pattern; measure it (``02_pruning`` does).
 """
 from __future__ import annotations
 
@@ -162,8 +163,9 @@ def load_sparse(path) -> OrderedDict:
 class SparseLinear(nn.Module):
     """``y = x Wᵀ + b`` with ``W`` stored in CSR (``torch.sparse.mm``): a pruned ``nn.Linear``.
 
-    Only the non-zeros are multiplied, at the price of an index lookup per entry; on a CPU this
-    pays off when the layer is memory-bound (batch 1, large, very sparse), not when batched.
+    Only the non-zeros are multiplied, at the price of an index lookup per entry (and 12 bytes per
+    non-zero in memory: a float32 value and an int64 column index); whether that beats the dense
+    kernel is a measurement, not a rule (see the module docstring).
     """
 
     def __init__(self, linear: nn.Linear):
