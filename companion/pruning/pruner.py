@@ -117,13 +117,18 @@ class Pruner:
 
     @torch.no_grad()
     def prune_(self, sparsity: float | None = None) -> dict[str, torch.Tensor]:
-        """Recompute the masks at ``sparsity`` (default: the config's) and apply them; returns masks."""
+        """Recompute the masks at ``sparsity`` (default: the config's) and apply them; returns masks.
+
+        Masks are monotone: the new mask is ANDed with the old one, so a pruned weight stays pruned even
+        when ``sparsity`` is lower than the current one (the sparsity then stays where it was).
+        """
         sparsity = self.config.sparsity if sparsity is None else sparsity
         scores = self.scores()
         if self.config.scope == "global":
-            self.masks = global_masks(scores, sparsity)
+            new = global_masks(scores, sparsity)
         else:
-            self.masks = {n: score_mask(s, sparsity) for n, s in scores.items()}
+            new = {n: score_mask(s, sparsity) for n, s in scores.items()}
+        self.masks = {n: new[n] & self.masks[n].to(new[n].device) for n in new}
         self.apply_()
         return self.masks
 

@@ -15,9 +15,10 @@ dtype followed by ``entries`` relative indices packed ``index_bits`` bits each (
 ``"dense"`` tensors (biases, BN buffers, tensors that would not shrink) store their raw bytes.
 
 **Kernels.** :class:`SparseLinear` computes ``y = x Wᵀ + b`` with ``W`` in PyTorch's CSR
-format (``torch.sparse.mm``). Whether it beats the dense matmul depends on sparsity, layer size
-and batch: Deep Compression's CPU measurements found sparse faster only at batch 1 (matrix-vector,
-memory-bound) and slower at batch 64.
+format (``torch.sparse.mm``). Whether it beats the dense matmul depends on sparsity, layer size,
+batch, thread count and the sparse kernel itself: Deep Compression's CPU measurements (MKL) found
+sparse faster only at batch 1 (matrix-vector, memory-bound) and slower at batch 64, but PyTorch's
+CSR kernel on another CPU need not follow that pattern; measure it (``02_pruning`` does).
 """
 from __future__ import annotations
 
@@ -46,16 +47,30 @@ def _state_dict(model_or_state_dict) -> OrderedDict:
     return OrderedDict(model_or_state_dict)
 
 
+def _to_bytes(t: torch.Tensor) -> bytes:
+    """Raw little-endian bytes of a CPU tensor (bfloat16, which NumPy lacks, through its int16 view)."""
+    t = t.contiguous()
+    return (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()
+
+
+def _from_bytes(payload: bytes, dtype: torch.dtype, count: int) -> torch.Tensor:
+    """``count`` values of ``dtype`` from raw bytes (the inverse of :func:`_to_bytes`; empty for ``count=0``)."""
+    if count == 0:
+        return torch.empty(0, dtype=dtype)
+    raw = torch.int16 if dtype == torch.bfloat16 else dtype
+    return torch.frombuffer(bytearray(payload), dtype=raw, count=count).clone().view(dtype)
+
+
 def _encode_tensor(name: str, t: torch.Tensor, index_bits) -> tuple[dict, bytes]:
     t = t.detach().cpu().contiguous()
     rec = {"name": name, "shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")}
-    dense = t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.view(torch.int16).numpy().tobytes()
-    if t.is_floating_point() and t.dim() >= 2 and t.dtype != torch.bfloat16:
+    dense = _to_bytes(t)
+    if t.is_floating_point() and t.dim() >= 2:
         bits = default_index_bits(t.shape) if index_bits is None else index_bits
         rel, values = encode_relative(t.flatten(), bits)
         if relative_size_bytes(len(rel), bits, t.element_size()) < len(dense):
             rec.update(format="relative", index_bits=int(bits), entries=len(rel))
-            return rec, values.numpy().tobytes() + pack_ints_msb(rel, bits)
+            return rec, _to_bytes(values) + pack_ints_msb(rel, bits)
     rec["format"] = "dense"
     return rec, dense
 
@@ -86,36 +101,61 @@ def save_sparse(model_or_state_dict, path, index_bits: int | None = None) -> Pat
 
 def _decode_tensor(rec: dict, payload: bytes) -> torch.Tensor:
     dtype = getattr(torch, rec["dtype"])
-    shape, numel = rec["shape"], int(np.prod(rec["shape"], dtype=np.int64))
-    if dtype == torch.bfloat16:
-        return torch.frombuffer(bytearray(payload), dtype=torch.int16).view(torch.bfloat16).reshape(shape)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"unknown dtype {rec['dtype']!r}")
+    shape = [int(d) for d in rec["shape"]]
+    numel, item = int(np.prod(shape, dtype=np.int64)), dtype.itemsize
     if rec["format"] == "dense":
-        return torch.frombuffer(bytearray(payload), dtype=dtype).reshape(shape).clone() if numel else \
-            torch.empty(shape, dtype=dtype)
-    n, item = rec["entries"], torch.empty((), dtype=dtype).element_size()
-    values = torch.frombuffer(bytearray(payload[:n * item]), dtype=dtype) if n else torch.empty(0, dtype=dtype)
-    rel = unpack_ints_msb(payload[n * item:], rec["index_bits"], n)
-    return decode_relative(rel, values.clone(), numel).reshape(shape)
+        if len(payload) != numel * item:
+            raise ValueError(f"{len(payload)} bytes for {numel} values of {item} bytes")
+        return _from_bytes(payload, dtype, numel).reshape(shape)
+    if rec["format"] != "relative":
+        raise ValueError(f"unknown format {rec['format']!r}")
+    n, bits = int(rec["entries"]), int(rec["index_bits"])
+    if len(payload) != relative_size_bytes(n, bits, item):
+        raise ValueError(f"{len(payload)} bytes for {n} entries of {item} + {bits}/8 bytes")
+    values = _from_bytes(payload[:n * item], dtype, n)
+    rel = unpack_ints_msb(payload[n * item:], bits, n)
+    return decode_relative(rel, values, numel).reshape(shape)
+
+
+def _read_header(data: bytes) -> tuple[list, int]:
+    if len(data) < 9:
+        raise ValueError(f"{len(data)} bytes, shorter than the 9-byte preamble")
+    (hlen,) = struct.unpack("<I", data[5:9])
+    if 9 + hlen > len(data):
+        raise ValueError(f"header length {hlen} runs past the end of the file ({len(data)} bytes)")
+    return json.loads(data[9:9 + hlen].decode("utf-8"))["tensors"], 9 + hlen
 
 
 def load_sparse(path) -> OrderedDict:
     """Read a file written by :func:`save_sparse` back into a ``state_dict`` (``OrderedDict``).
 
-    ``model.load_state_dict(load_sparse(path))`` restores the identical weights.
+    ``model.load_state_dict(load_sparse(path))`` restores the identical weights. A file that is not one
+    raises ``ValueError("... not a sparse model file")``; a damaged one (truncated, bad header, sizes
+    that do not add up, indices past the end of a tensor) raises ``ValueError("...: corrupt ...")``.
     """
     data = Path(path).read_bytes()
     if data[:4] != MAGIC:
         raise ValueError(f"{path} is not a sparse model file (expected magic {MAGIC!r}, got {data[:4]!r})")
-    if data[4] != VERSION:
+    if len(data) > 4 and data[4] != VERSION:
         raise ValueError(f"{path}: unsupported sparse format version {data[4]} (this code reads {VERSION})")
-    (hlen,) = struct.unpack("<I", data[5:9])
-    header = json.loads(data[9:9 + hlen])
-    out, offset = OrderedDict(), 9 + hlen
-    for rec in header["tensors"]:
-        out[rec["name"]] = _decode_tensor(rec, data[offset:offset + rec["bytes"]])
-        offset += rec["bytes"]
-    if offset != len(data):
-        raise ValueError(f"{path}: {len(data) - offset} trailing bytes; the file is corrupt")
+    out, name = OrderedDict(), None
+    try:
+        records, offset = _read_header(data)
+        for rec in records:
+            name, size = rec["name"], int(rec["bytes"])
+            if size < 0 or offset + size > len(data):
+                raise ValueError(f"payload of {size} bytes at offset {offset} runs past the end ({len(data)} bytes)")
+            out[name] = _decode_tensor(rec, data[offset:offset + size])
+            offset += size
+        name = None
+        if offset != len(data):
+            raise ValueError(f"{len(data) - offset} trailing bytes")
+    except (ValueError, KeyError, TypeError, RuntimeError, UnicodeDecodeError, AttributeError) as e:
+        where = f" in tensor {name!r}" if name is not None else ""
+        detail = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+        raise ValueError(f"{path}: corrupt sparse model file{where}: {detail}") from e
     return out
 
 
@@ -123,8 +163,9 @@ def load_sparse(path) -> OrderedDict:
 class SparseLinear(nn.Module):
     """``y = x Wᵀ + b`` with ``W`` stored in CSR (``torch.sparse.mm``): a pruned ``nn.Linear``.
 
-    Only the non-zeros are multiplied, at the price of an index lookup per entry; on a CPU this
-    pays off when the layer is memory-bound (batch 1, large, very sparse), not when batched.
+    Only the non-zeros are multiplied, at the price of an index lookup per entry (and 12 bytes per
+    non-zero in memory: a float32 value and an int64 column index); whether that beats the dense
+    kernel is a measurement, not a rule (see the module docstring).
     """
 
     def __init__(self, linear: nn.Linear):

@@ -53,28 +53,66 @@ def _torch_pruning():
     return import_quietly("torch_pruning")
 
 
-def prune_filters(model: nn.Module, config: FilterPruneConfig, example_input: torch.Tensor) -> tuple[nn.Module, dict]:
-    """A copy of ``model`` with the L1-smallest filters of each layer physically removed.
+def _out_members(graph, group, names: dict) -> list[tuple[str, nn.Module]]:
+    """The prunable layers of a dependency group that lose output channels (filters), by name."""
+    out = []
+    for dep, _ in group:
+        m = dep.target.module
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and graph.is_out_channel_pruning_fn(dep.handler) and m in names:
+            out.append((names[m], m))
+    return out
 
-    The filters are chosen from the original weights, layer by layer (Li et al.'s "independent"
-    strategy); torch-pruning then cuts them and the input channels that consumed them. Returns
-    ``(pruned_model, {layer: removed indices})``. ``example_input`` traces the dependencies.
+
+def group_filter_norms(members) -> torch.Tensor:
+    """The score of each coupled channel of a group: the sum of its filters' L1 norms over the group's layers.
+
+    Channels tied by a residual sum or a depthwise convolution are removed together, so they are ranked
+    together (the group-level L1 criterion of torch-pruning's ``GroupMagnitudeImportance``, Fang et al. 2023).
+    """
+    norms = [l1_filter_norms(m.weight) for _, m in members]
+    if len({len(n) for n in norms}) != 1:
+        raise ValueError(f"coupled layers {[n for n, _ in members]} have different channel counts "
+                         f"{[len(n) for n in norms]}; this group cannot be ranked filter by filter")
+    return torch.stack(norms).sum(0)
+
+
+def prune_filters(model: nn.Module, config: FilterPruneConfig, example_input: torch.Tensor) -> tuple[nn.Module, dict]:
+    """A copy of ``model`` with the L1-smallest filters physically removed, group by group.
+
+    torch-pruning's dependency graph (Fang et al. 2023) finds the *groups* of coupled channels: a conv and
+    the next conv's inputs, but also every conv whose outputs meet in a residual sum, and a depthwise conv
+    with the layer feeding it. Each group containing one of ``config.layers`` (all ``nn.Conv2d`` by
+    default) loses the ``round(ratio · channels)`` channels of smallest :func:`group_filter_norms`, all
+    chosen from the original weights (Li et al.'s "independent" strategy), then cut in every coupled
+    layer. Returns ``(pruned_model, {layer: removed filter indices})`` for every layer that lost filters.
+    ``example_input`` traces the dependencies.
     """
     tp = _torch_pruning()
     pruned = copy.deepcopy(model).eval()
     names = config.layers
     if names is None:
         names = tuple(n for n, m in prunable_layers(pruned).items() if isinstance(m, nn.Conv2d))
-    layers = prunable_layers(pruned, names)
-    removed = {n: filters_to_remove(m.weight, config.ratio) for n, m in layers.items()}
+    selected = set(prunable_layers(pruned, names).values())
+    module_names = {m: n for n, m in prunable_layers(pruned).items()}
     with torch.no_grad():
         out_shape = pruned(example_input).shape
     graph = tp.DependencyGraph().build_dependency(pruned, example_inputs=example_input)
-    for name, layer in layers.items():
-        fn = tp.prune_conv_out_channels if isinstance(layer, nn.Conv2d) else tp.prune_linear_out_channels
-        group = graph.get_pruning_group(layer, fn, idxs=removed[name])
-        if removed[name]:
-            group.prune()
+    plans = []  # (root layer, its pruning function, channels to remove): all chosen before any surgery
+    for group in graph.get_all_groups(root_module_types=(nn.Conv2d, nn.Linear)):
+        members = _out_members(graph, group, module_names)
+        if members and any(m in selected for _, m in members):
+            idxs = torch.nonzero(~score_mask(group_filter_norms(members), config.ratio)).flatten().tolist()
+            plans.append((group[0].dep.target.module, group[0].dep.handler, idxs))
+    removed = {}
+    for root, fn, idxs in plans:
+        if not idxs:
+            continue
+        group = graph.get_pruning_group(root, fn, idxs=idxs)
+        for dep, member_idxs in group:
+            m = dep.target.module
+            if m in module_names and graph.is_out_channel_pruning_fn(dep.handler):
+                removed[module_names[m]] = sorted(int(i) for i in member_idxs)
+        group.prune()
     with torch.no_grad():
         new_shape = pruned(example_input).shape
     if new_shape != out_shape:

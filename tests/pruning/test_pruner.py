@@ -84,3 +84,20 @@ def test_random_criterion_is_seeded_and_obd_uses_the_hessian():
     hess["fc3"][0, :] = 0.0  # zero curvature: OBD prunes these first, magnitude would not
     masks = prune_(model, PruneConfig(sparsity=0.1, criterion="obd"), hessian=hess).masks
     assert not masks["fc3"][0].any()
+
+
+def test_lowering_the_sparsity_never_revives_pruned_weights():
+    """Bug 1 (issue 11): masks are monotone. Pruning at 0.9 then at 0.5 keeps the 0.9 zeros, and
+    fine-tuning with the pruner as step callback does not bring them back."""
+    torch.manual_seed(0)
+    model = LeNet300()
+    pruner = prune_(model, PruneConfig(sparsity=0.9))
+    first = {n: m.clone() for n, m in pruner.masks.items()}
+    pruner.prune_(0.5)
+    for n in first:
+        assert not (pruner.masks[n] & ~first[n]).any(), n  # nothing re-enabled
+    assert pruner.sparsity() == pytest.approx(0.9, abs=1e-5)
+    fit(model, _tiny_data(), TrainConfig(epochs=1, batch_size=32), device="cpu", step_callback=pruner)
+    for n, layer in pruner.layers.items():
+        assert not (layer.weight[~first[n]] != 0).any(), n
+    assert pruner.sparsity() == pytest.approx(0.9, abs=1e-5)
