@@ -25,7 +25,7 @@ from .. import distillation as kd
 from ..io import save_state_dict
 from ..measure import size_bytes
 from ..models import LeNet300
-from ..pruning import GradualConfig, PruneConfig, Pruner, save_sparse
+from ..pruning import PruneConfig, Pruner, gradual_config, save_sparse
 from ..quantization import DeepCompressionConfig, load_compressed, save_compressed, share_model_weights_
 from ..train import TrainConfig, evaluate, fit
 
@@ -83,8 +83,7 @@ def prune_(model, train_data, teacher_logits, cfg: ChainConfig, device="cpu") ->
     tc = TrainConfig(epochs=cfg.prune_epochs, lr=cfg.lr, seed=cfg.seed, max_train=cfg.max_train)
     n = len(train_data) if cfg.max_train is None else min(len(train_data), cfg.max_train)
     steps = cfg.prune_epochs * -(-n // tc.batch_size)
-    pruner = Pruner(model, PruneConfig(cfg.sparsity, scope=cfg.scope),
-                    GradualConfig(begin_step=0, end_step=max(1, int(0.75 * steps)), frequency=min(10, steps)))
+    pruner = Pruner(model, PruneConfig(cfg.sparsity, scope=cfg.scope), gradual_config(steps, 0.75, 10))
     _fit(model, data, loss_fn, tc, device, step_callback=pruner, desc="prune")
     if pruner.sparsity() < cfg.sparsity - 1e-3:
         raise RuntimeError(f"pruning reached {pruner.sparsity():.3f}, below the target {cfg.sparsity}")
