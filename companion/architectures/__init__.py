@@ -9,6 +9,9 @@ from .shuffle import ShuffleUnit, check_groups, shuffle, shuffle_unit_counts, un
 from .registry import BLOCKS, block_counts, make_block
 from .minis import MINI_NETS, MiniNet, Resize, build_mini, builder, resized, scaled
 from .timing import LAYOUTS, REFERENCE, SHUFFLE_ALONE, TimingConfig, in_layout, shuffle_share, time_blocks
+from .mosaics import GENERATOR_VERSION, MosaicConfig, cells_per_side, make_mosaics, mosaic_splits, to_unit
+from .segnet import (SEG_NETS, IndexSegNet, confusion, majority_baseline, predict_masks, segmentation_metrics, segnet_mini,
+                     squeeze_segnet_mini)
 from .zoo import PUBLISHED_ROUNDING, ZOO, zoo_counts, zoo_metadata, zoo_model
 
 __all__ = [
@@ -18,5 +21,8 @@ __all__ = [
     "BLOCKS", "block_counts", "make_block",
     "MINI_NETS", "MiniNet", "Resize", "build_mini", "builder", "resized", "scaled",
     "LAYOUTS", "REFERENCE", "SHUFFLE_ALONE", "TimingConfig", "in_layout", "shuffle_share", "time_blocks",
+    "GENERATOR_VERSION", "MosaicConfig", "cells_per_side", "make_mosaics", "mosaic_splits", "to_unit",
+    "SEG_NETS", "IndexSegNet", "confusion", "majority_baseline", "predict_masks", "segmentation_metrics", "segnet_mini",
+    "squeeze_segnet_mini",
     "PUBLISHED_ROUNDING", "ZOO", "zoo_counts", "zoo_metadata", "zoo_model",
 ]
