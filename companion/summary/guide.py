@@ -25,18 +25,23 @@ POST_TRAINING = ("int8", "precision")
 DATA_FREE_WORDS = ("fp16", "bf16", "fp8", "e4m3", "e5m2", "fixed", "minifloat")
 
 
+def _base(family) -> str:
+    """A family by its first word: 03's per-engine ``"int8 (x86)"`` is ``"int8"``."""
+    return str(family).split(" (")[0]
+
+
 def _qualifies(constraint: str, r) -> bool:
     if constraint == "flash size":
         return r["size_kind"] == "file" and r["compression"] == r["compression"]
     if constraint == "RAM at run time":
-        return r["family"] in RUNS_COMPRESSED and r["size_kind"] == "file"
+        return _base(r["family"]) in RUNS_COMPRESSED and r["size_kind"] == "file"
     if constraint == "latency on a CPU":
         return r["speedup_kind"] == "measured" and r["speedup"] == r["speedup"]
     method = str(r["method"]).lower()
     if constraint == "no retraining possible":
-        return r["family"] in POST_TRAINING or "ptq" in method
+        return _base(r["family"]) in POST_TRAINING or "ptq" in method
     if constraint == "no training data":
-        return r["family"] == "precision" and any(w in method for w in DATA_FREE_WORDS) and "train" not in method
+        return _base(r["family"]) == "precision" and any(w in method for w in DATA_FREE_WORDS) and "train" not in method
     raise ValueError(f"unknown constraint {constraint!r}; known: {', '.join(CONSTRAINTS)}")
 
 

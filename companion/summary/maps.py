@@ -29,8 +29,9 @@ FAMILIES = (  # (family, words in the method name), first match wins
 
 def family_of(row: dict) -> str:
     """The method family of a row: its own ``family`` setting, else the first family whose word its method has."""
-    if row.get("family"):
-        return str(row["family"])
+    family = row.get("family")
+    if isinstance(family, str) and family:  # a frame of several sections holds NaN where a row has no setting
+        return family
     method = str(row.get("method", "")).lower()
     for family, words in FAMILIES:
         if any(w in method for w in words):

@@ -69,3 +69,13 @@ def test_guide_recommends_only_supported_rows():
     assert recommend(rel, "no training data").empty
     with pytest.raises(ValueError, match="unknown constraint"):
         recommend(rel, "battery")
+
+
+def test_guide_knows_a_family_by_its_first_word():
+    """03 names its int8 families per engine ("int8 (x86)"): they run compressed and need no retraining."""
+    import pandas as pd
+    rel = pd.DataFrame([{"family": "int8 (onednn)", "section": "03", "method": "resnet_small int8 (onednn)",
+                         "base_model": "resnet_small", "delta_accuracy": 0.0, "compression": 3.7, "speedup": 2.0,
+                         "speedup_kind": "measured", "size_kind": "file"}])
+    assert list(recommend(rel, "RAM at run time")["method"]) == ["resnet_small int8 (onednn)"]
+    assert list(recommend(rel, "no retraining possible")["method"]) == ["resnet_small int8 (onednn)"]

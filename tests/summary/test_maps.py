@@ -51,3 +51,11 @@ def test_each_row_against_its_own_parent():
 def test_families(method, family):
     assert family_of({"method": method}) == family
     assert family_of({"method": method, "family": "mine"}) == "mine"
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), ""])
+def test_a_missing_family_setting_falls_back_to_the_method(missing):
+    """A frame of several sections has a ``family`` column that is NaN for rows without the setting."""
+    import pandas as pd
+    assert family_of({"method": "dynamic fixed point", "family": missing}) == "precision"
+    assert family_of(pd.Series({"method": "xnor", "family": missing})) == "binarization"
