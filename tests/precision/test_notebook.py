@@ -5,8 +5,9 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
+from companion.params import COMMON
+
 NB = Path(__file__).resolve().parents[2] / "notebooks" / "05_precision.ipynb"
-COMMON = ["SMOKE", "SEED", "DEVICE", "THREADS", "DATASET", "DATA_ROOT", "DOWNLOAD", "RESULTS_PATH"]
 
 
 def cells():
@@ -17,7 +18,7 @@ def test_parameters_cell_starts_with_the_common_block():
     params = [c for c in cells() if "parameters" in c["metadata"].get("tags", [])]
     assert len(params) == 1
     names = [line.split("=")[0].strip() for line in "".join(params[0]["source"]).splitlines() if "=" in line]
-    assert names[:len(COMMON)] == COMMON
+    assert names[:len(COMMON)] == list(COMMON)
     assert {"MINIFLOATS", "FIXED_BITS", "GUPTA_BITS", "LOSS_SCALES", "LATENCY_BATCHES"} <= set(names)
     assert all("#" in line for line in "".join(params[0]["source"]).splitlines() if line.strip())
 
