@@ -32,6 +32,18 @@ def popcount64(typingctx, x):
 
 
 @intrinsic
+def fma(typingctx, a, b, c):
+    """``a·b + c`` rounded once (LLVM's ``llvm.fma``): what a C++ compiler emits for ``a * b + c`` where it
+    contracts, as in PyTorch's CPU batch-norm kernel. Three floats of one type."""
+    if not (isinstance(a, types.Float) and a == b == c):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+    return a(a, b, c), codegen
+
+
+@intrinsic
 def wide_vectors(typingctx):
     """Mark the calling jitted function to prefer 512-bit vectors (a no-op without AVX-512)."""
     def codegen(context, builder, signature, args):

@@ -17,12 +17,14 @@ import copy
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..formats.bits import n_words
-from .bitcore import as_floats
+from .bitcore import as_floats, kernel_threads
 from .conv import conv_output_size, geometry, run_conv, sign_conv_bits
 from .fold import sign_thresholds
+from .fused import bn_arithmetic, run_core
 from .gemm import run_gemm
 from .layers import BinaryConv2d, BinaryLinear
 from .packed import ENGINE, BufferViews, PackedLayer, check_packable
@@ -167,6 +169,72 @@ class PackedBNN(nn.Module):
         self.fc3 = BinaryLinearBlock(model.fc3, model.bn3 if self.edges_binary else None, nhwc=(c2, h2, w2))
         self.bn3 = None if self.edges_binary else model.bn3
         self.fc4 = BinaryLinearBlock(model.fc4) if self.edges_binary else model.fc4
+        self.conv1_hw = (h1, w1)  # conv1's output size, the middle's input
+        self.register_load_state_dict_post_hook(lambda module, keys: module.drop_fused())
+
+    def drop_fused(self) -> None:
+        """Forget the compiled middle's operands (derived from the batch norms, so stale after a load)."""
+        self.__dict__.pop("_fused", None)
+
+    @property
+    def fused(self) -> bool:
+        """True where the binary middle runs as one compiled call (:mod:`~companion.binarization.fused`): fp32
+        edges, and batch norms whose PyTorch arithmetic :func:`~companion.binarization.fused.bn_arithmetic`
+        reproduces bit for bit. Otherwise (``binarize_first_last``, or an unknown arithmetic) the module path
+        runs, exact as well."""
+        return not self.edges_binary and self.fused_operands(self.conv1_hw)[0] is not None
+
+    def _apply(self, fn, *args, **kwargs):
+        self.drop_fused()
+        return super()._apply(fn, *args, **kwargs)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_fused", None)
+        return state
+
+    def fused_operands(self, hw) -> tuple:
+        """(operands of the compiled middle, XOR-popcounts per image) for a conv1 output of size ``hw``; the
+        operands are None where the batch norms' arithmetic is not reproduced. Cached; dropped on load/.to()."""
+        cache = self.__dict__.setdefault("_fused", {})
+        if hw not in cache:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                probe1 = torch.randn(4, self.bn1.num_features, *hw) * 3  # as bn1 sees conv1's outputs
+                n3 = self.fc3.shape[1]
+                probe3 = torch.randint(-n3, n3 + 1, (64, self.fc3.shape[0])).float()  # fc3's integers
+            bn1, bn3 = bn_arithmetic(self.bn1, probe1), bn_arithmetic(self.bn3, probe3)
+            c2, f3, geo = self.conv2.views(), self.fc3.views(), self.conv2.geometry(hw)
+            words = geo[4] * geo[5] * int(np.prod(c2["sign"].shape)) + f3["sign"].size
+            operands = None if bn1 is None or bn3 is None else \
+                (bn1, c2["sign"], geo, c2["threshold"], c2["flip"], f3["sign"], bn3)
+            cache[hw] = (operands, words)
+        return cache[hw]
+
+    def parallel_middle(self, batch: int, words: int) -> bool:
+        """Whether the compiled middle runs its images in parallel (enough work for PyTorch's thread count)."""
+        return batch > 1 and kernel_threads(batch * words) > 1
+
+    def middle(self, c1: torch.Tensor) -> torch.Tensor:
+        """conv1's float output → bn1, sign, conv2, bn2 + sign, fc3, bn3, hard-tanh in one compiled call:
+        fc4's input, float32 (B, hidden), the same numbers as the float model's."""
+        a = as_floats(c1)
+        operands, words = self.fused_operands(a.shape[2:])
+        if operands is None:
+            raise RuntimeError("this PyTorch's batch-norm arithmetic is not reproduced: the compiled middle is off")
+        out = np.empty((a.shape[0], self.fc3.shape[0]), np.float32)
+        return torch.from_numpy(run_core(a, operands, out, self.parallel_middle(a.shape[0], words)))
+
+    def conv1_output(self, x: torch.Tensor) -> torch.Tensor:
+        """conv1 in fp32, the trained layer's own call (``F.conv2d``, then its bias if any)."""
+        conv1 = self.conv1
+        c1 = F.conv2d(x if x.device.type == "cpu" else x.cpu(), conv1.weight, None, conv1.stride, conv1.padding)
+        return c1 if conv1.bias is None else c1 + conv1.bias.view(1, -1, 1, 1)
+
+    def last_layer(self, h: torch.Tensor) -> torch.Tensor:
+        """fc4 in fp32 on the middle's output, the trained layer's own call (``F.linear``, then ``+ bias``)."""
+        y = F.linear(h, self.fc4.weight)
+        return y if self.fc4.bias is None else y + self.fc4.bias
 
     def first_layer(self, x: torch.Tensor) -> torch.Tensor:
         """conv1 and bn1 in float: the input of the first binary layer (whose sign = sign of its hard-tanh)."""
@@ -177,4 +245,9 @@ class PackedBNN(nn.Module):
         return self.fc4(z) if self.edges_binary else self.fc4(self.act(self.bn3(z)))
 
     def forward(self, x):
-        return self.head(self.fc3(self.conv2(self.first_layer(x))))
+        if self.edges_binary:
+            return self.head(self.fc3(self.conv2(self.first_layer(x))))
+        c1 = self.conv1_output(x)
+        if self.fused_operands(c1.shape[2:])[0] is None:  # the module path
+            return self.head(self.fc3(self.conv2(self.bn1(c1))))
+        return self.last_layer(self.middle(c1))

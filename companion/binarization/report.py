@@ -7,6 +7,8 @@ import torch
 from torch import nn
 
 from ..measure import latency_table
+from .bitcore import as_floats
+from .fused import stages
 from .layers import BinaryConv2d, BinaryLinear, binary_layers
 from .packed import save_arrays
 
@@ -68,6 +70,8 @@ def breakdown_stages(model: nn.Module, x: torch.Tensor) -> dict:
     ``{label: (kind, callable)}``; each callable replays one stage on the input it really receives.
     Kinds: full-precision layers, packing, kernel, thresholds (a pair: the kernel with and without them).
     """
+    if model.fused:
+        return _fused_stages(model, x)
     with torch.no_grad():
         h = model.first_layer(x)
         xp = model.conv2.pack(h)
@@ -86,6 +90,31 @@ def breakdown_stages(model: nn.Module, x: torch.Tensor) -> dict:
     else:
         stages["bn3, hard-tanh, fc4 (fp32)"] = ("full-precision layers", lambda _: model.head(z))
     return stages
+
+
+def _fused_stages(model: nn.Module, x: torch.Tensor) -> dict:
+    """The stages of a fused :class:`~companion.binarization.network.PackedBNN`: conv1 and fc4 in PyTorch, and
+    the compiled middle's stages one by one (:func:`companion.binarization.fused.stages`), serial or parallel
+    over images as the middle runs at this batch size."""
+    with torch.no_grad():
+        c1 = model.conv1_output(x)
+        a = as_floats(c1)
+        operands, words = model.fused_operands(a.shape[2:])
+        parallel = model.parallel_middle(a.shape[0], words)
+        st = stages(a, operands, parallel)
+        h = torch.from_numpy(st["out"])
+
+    def stage(name):  # (the thread count set as the whole forward sets it, then the stage)
+        return lambda _: (model.parallel_middle(a.shape[0], words), st[name]())[1]
+    return {
+        "conv1 (fp32, PyTorch)": ("full-precision layers", lambda _: model.conv1_output(x)),
+        "bn1 + sign → packed words (compiled)": ("packing", stage("pack")),
+        "conv2 XNOR-popcount": ("kernel", stage("conv2")),
+        "conv2 with bn2 + sign thresholds": ("thresholds", stage("conv2_thresholds")),
+        "fc3 XNOR-popcount": ("kernel", stage("fc3")),
+        "bn3 + hard-tanh (fp32, compiled)": ("full-precision layers", stage("bn3")),
+        "fc4 (fp32, PyTorch)": ("full-precision layers", lambda _: model.last_layer(h)),
+    }
 
 
 def time_breakdown(model: nn.Module, x: torch.Tensor, *, rounds: int = 5, min_run_time: float = 0.05,

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from companion.binarization import PackedBNN, count_weights, load_packed, save_packed, state_bytes, time_breakdown
+from companion.binarization.report import breakdown_stages
 from companion.measure import count_params
 
 
@@ -34,27 +35,35 @@ def test_packed_bnn_gives_the_float_models_logits_exactly(kw, trained_like, tmp_
     assert count_weights(packed) == count_params(model) - 2 * folded
 
 
-def test_time_breakdown_arithmetic_with_a_fake_timer(trained_like):
-    packed = PackedBNN(trained_like("bnn"))
-    fake = {"conv1 + bn1 (fp32)": 4.0, "pack the signs of bn1's output": 1.0, "conv2 XNOR-popcount": 2.0,
-            "conv2 with bn2 + sign thresholds": 2.5, "fc3 XNOR-popcount": 0.5, "bn3, hard-tanh, fc4 (fp32)": 1.0,
-            "whole forward": 10.0}
+@pytest.mark.parametrize("kw", [{}, {"binarize_first_last": True}])  # the compiled middle, the module path
+def test_time_breakdown_arithmetic_with_a_fake_timer(kw, trained_like):
+    packed = PackedBNN(trained_like("bnn", **kw))
+    x = torch.randn(1, 1, 28, 28)
+    labels = list(breakdown_stages(packed, x))
+    kinds = [kind for kind, _ in breakdown_stages(packed, x).values()]
+    fake = {label: float(i + 1) for i, label in enumerate(labels)}  # 1, 2, 3, … ms in stage order
+    thresholds = [i for i, k in enumerate(kinds) if k == "thresholds"]
+    for t in thresholds:
+        assert kinds[t - 1] == "kernel"  # a thresholds stage follows its kernel alone
+        fake[labels[t]] = fake[labels[t - 1]] + 0.5
+    t = thresholds[0]
+    stage_sum = sum(0.5 if i in thresholds else fake[label] for i, label in enumerate(labels))
+    fake["whole forward"] = stage_sum + 10.0
     seen = {}
 
     def timer(callables, x, rounds, min_run_time, threads):
         seen.update(callables=callables, threads=threads)
         return fake, {"threads": threads}
-    x = torch.randn(1, 1, 28, 28)
     result = time_breakdown(packed, x, threads=3, timer=timer)
     assert set(seen["callables"]) == set(fake) and seen["threads"] == 3
     ms = {r["stage"]: r["ms"] for r in result["stages"]}
-    assert ms["conv2 with bn2 + sign thresholds"] == 0.5  # with thresholds minus the kernel alone
-    assert ms["Python calls and conversions"] == pytest.approx(10.0 - 4 - 1 - 2 - 0.5 - 0.5 - 1)
+    assert ms[labels[t]] == 0.5  # with thresholds minus the kernel alone
+    assert ms["Python calls and conversions"] == pytest.approx(fake["whole forward"] - stage_sum)
     assert sum(r["share"] for r in result["stages"]) == pytest.approx(1.0)
-    fake["whole forward"] = 8.0  # the stages timed apart add up to more than the whole: no glue, shares of the sum
+    fake["whole forward"] = stage_sum - 1.0  # the stages timed apart add up to more than the whole: no glue
     over = time_breakdown(packed, x, threads=3, timer=timer)["stages"]
     assert over[-1]["ms"] == 0.0 and sum(r["share"] for r in over) == pytest.approx(1.0)
-    assert over[0]["share"] == pytest.approx(4.0 / 9.0)
+    assert over[0]["share"] == pytest.approx(1.0 / stage_sum)
     assert {r["kind"] for r in result["stages"]} == {"full-precision layers", "packing", "kernel", "thresholds", "glue"}
     for label, fn in seen["callables"].items():  # every stage really runs (on its recorded input; the model on x)
         assert fn(x) is not None, label
