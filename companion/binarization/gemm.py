@@ -17,6 +17,8 @@ and ``sign`` folded into one integer threshold per output (:mod:`companion.binar
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit, prange
 
@@ -70,6 +72,7 @@ def _gemm_item(xp, wt, n, item, bb, ob, out, thr, flip, out_bits):
         threshold_bits(acc[:b1 - b0, :o1 - o0], np.full(b1 - b0, n, np.int64), thr[o0:o1], flip[o0:o1], words)
 
 
+@functools.lru_cache(maxsize=256)
 def _blocks(batch: int, outs: int, threads: int) -> tuple[int, int, int]:
     """(samples, outputs) per work item and the number of items: as large as :data:`BATCH_BLOCK` ×
     :data:`OUT_BLOCK` allow (long inner loops), but at least one item per thread."""
@@ -146,14 +149,15 @@ def binary_linear(x, wp: np.ndarray) -> np.ndarray:
     into the kernel call on one thread; with more threads the signs are packed first, then multiplied in parallel.
     """
     a = as_floats(x)
-    if a.ndim != 2 or n_words(a.shape[1]) != wp.shape[0]:
+    if a.ndim != 2 or (a.shape[1] + WORD - 1) // WORD != wp.shape[0]:
         raise ValueError(f"shape mismatch: inputs {a.shape} need ⌈n/64⌉ = {wp.shape[0]} words per row")
-    out = np.empty((a.shape[0], wp.shape[1]), np.float32)
-    if kernel_threads(a.shape[0] * wp.shape[0] * wp.shape[1]) == 1:
-        _pack_then_gemm(a, wp, *_blocks(a.shape[0], wp.shape[1], 1), out, _NO_THR, _NO_FLIP, _NO_BITS)
+    batch, outs = a.shape[0], wp.shape[1]
+    out = np.empty((batch, outs), np.float32)
+    threads = kernel_threads(batch * wp.shape[0] * outs)
+    if threads == 1:
+        _pack_then_gemm(a, wp, *_blocks(batch, outs, 1), out, _NO_THR, _NO_FLIP, _NO_BITS)
     else:
-        xp = np.empty((a.shape[0], wp.shape[0]), np.uint64)
+        xp = np.empty((batch, wp.shape[0]), np.uint64)
         _pack_rows(a, xp)
         run_gemm(xp, wp, a.shape[1], out)
     return out
-
