@@ -2,14 +2,17 @@
 
 ::
 
-    image → conv1 (fp32) → bn1 → sign, packed ──► conv2: XNOR-popcount, bn2 + sign as thresholds ──► packed
-    words (B, H2, W2, ⌈C2/64⌉) ──► fc3: XNOR-popcount → integers → bn3 → hard-tanh → fc4 (fp32) → logits
+    image → conv1 (fp32, PyTorch) ─► [ bn1 + sign → packed words ─► conv2: XNOR-popcount, bn2 + sign as
+    thresholds ─► packed words (B, H2, W2, ⌈C2/64⌉) ─► fc3: XNOR-popcount → integers → bn3 → hard-tanh ]
+    ─► fc4 (fp32, PyTorch) → logits
 
 Between conv2 and fc3 nothing is a float: conv2's integers go through one integer comparison per channel
 (:mod:`~companion.binarization.fold`) straight into the words fc3 reads, whose weights were reordered at
-packing time to the channel-packed (H, W, C) layout, so ``flatten`` costs nothing. With ``binarize_first_last``
-fc3's output is thresholded too and fc4 is an XNOR layer. The float layers run the same PyTorch code as in
-the trained model, so the logits are identical to its logits.
+packing time to the channel-packed (H, W, C) layout, so ``flatten`` costs nothing. Everything in brackets is
+**one compiled call** (:mod:`~companion.binarization.fused`), bn1 and bn3 computed with PyTorch's own
+arithmetic; conv1 and fc4 are the trained layers' own PyTorch calls, so the logits are identical to the float
+model's. With ``binarize_first_last`` fc3's output is thresholded too, fc4 is an XNOR layer, and the layers run
+one module call each (the module path, exact as well).
 """
 from __future__ import annotations
 
