@@ -8,8 +8,9 @@ Targets (issue 13; quiet machine, equal threads on both sides, interleaved in on
 
 A layer is timed in four forms in one ``measure.latency_table`` run (median of per-round ratios, ``busy_other``
 recorded): fp32 PyTorch; the packed layer as a drop-in (float in, signs packed, XNOR-popcount, float out: the
-figure the targets are judged on); the kernel alone (input already packed, integers out); and the binary block
-(bits in, batch norm + sign as thresholds, bits out: what a layer costs between two binary layers). Every case
+figure the targets are judged on); the kernel alone (input already packed, integers out); the binary block
+(bits in, batch norm + sign as thresholds, bits out: what a layer costs between two binary layers); and an empty
+module (the cost of any call in the harness, the floor under a small layer's time). Every case
 runs at 1 thread and at all cores; the numba kernels follow PyTorch's thread count. The time breakdown of the
 packed BNN (packing, kernels, thresholds, full-precision layers, glue) is written too.
 
@@ -44,7 +45,7 @@ def binary_layer(kind: str, cin: int, cout: int, batch: int):
 def layer_figures(name: str, case: tuple, threads: int, rounds: int, min_run_time: float) -> dict:
     kind, cin, cout, batch, target = case
     layer, x = binary_layer(kind, cin, cout, batch)
-    forms = report.layer_forms(layer, x)
+    forms = report.layer_forms(layer, x, floor=True)
     with torch.no_grad():
         ref = (torch.nn.functional.linear(sign(x), sign(layer.weight)) if kind == "linear" else
                torch.nn.functional.conv2d(sign(x), sign(layer.weight), padding=1))
@@ -56,6 +57,9 @@ def layer_figures(name: str, case: tuple, threads: int, rounds: int, min_run_tim
         "value": drop_in["speedup"], "unit": "x (fp32 ms / packed layer ms)", "fp32_ms": base["ms"],
         "packed_ms": drop_in["ms"], "exact": exact, **conditions,
         "target": f">= {target}", "ok": drop_in["speedup"] >= target}}
+    figures[f"{name}_t{threads}_call_floor_ms"] = {
+        "value": rows[report.EMPTY_CALL]["ms"], "unit": "ms", **conditions,
+        "note": "an empty module in the same harness: the cost of any call, the floor under the packed layer's ms"}
     for label, key in (("kernel (bits in, integers out)", "kernel"), ("binary block (bits in, bits out)", "block")):
         figures[f"{name}_t{threads}_{key}_speedup"] = {"value": rows[label]["speedup"], "unit": "x",
                                                        "ms": rows[label]["ms"], "note": label, **conditions}

@@ -149,7 +149,24 @@ def time_breakdown(model: nn.Module, x: torch.Tensor, *, rounds: int = 5, min_ru
     return {"stages": rows, "whole_ms": whole, "latency": latency}
 
 
-def layer_forms(layer: BinaryLinear | BinaryConv2d, x: torch.Tensor, bn: nn.Module | None = None) -> dict:
+EMPTY_CALL = "empty module (the cost of a call)"
+
+
+class EmptyCall(nn.Module):
+    """A module that returns a preallocated output and computes nothing: what calling *any* drop-in layer
+    costs in the timing harness (``nn.Module.__call__``, inference mode, the timer's loop), the floor under
+    every latency of a small layer."""
+
+    def __init__(self, out: torch.Tensor):
+        super().__init__()
+        self.out = out
+
+    def forward(self, x):
+        return self.out
+
+
+def layer_forms(layer: BinaryLinear | BinaryConv2d, x: torch.Tensor, bn: nn.Module | None = None,
+                floor: bool = False) -> dict:
     """One binarized layer on input ``x`` in four forms, as callables on ``x`` for ``measure.latency_table``:
 
     - ``fp32 PyTorch``: :func:`float_twin` (the reference);
@@ -157,7 +174,8 @@ def layer_forms(layer: BinaryLinear | BinaryConv2d, x: torch.Tensor, bn: nn.Modu
       replacement: signs packed, XNOR-popcount, integers back as float32;
     - ``kernel (bits in, integers out)``: the XNOR-popcount kernel on the input already packed;
     - ``binary block (bits in, bits out)``: the kernel with ``bn`` + sign folded into thresholds (a fresh batch
-      norm's when ``bn`` is None: the cost does not depend on their values), as between two binary layers.
+      norm's when ``bn`` is None: the cost does not depend on their values), as between two binary layers;
+    - with ``floor``, :data:`EMPTY_CALL`: an :class:`EmptyCall` of the layer's output shape.
     """
     from .fold import sign_thresholds
     from .network import BinaryConvBlock, BinaryLinearBlock
@@ -175,5 +193,9 @@ def layer_forms(layer: BinaryLinear | BinaryConv2d, x: torch.Tensor, bn: nn.Modu
         block = BinaryLinearBlock(layer)
         block.threshold, block.flip = sign_thresholds(bn, layer.in_features)
         bits = lambda _: block(xp)  # noqa: E731
-    return {"fp32 PyTorch": float_twin(layer), "packed layer (float in, float out)": packed,
-            "kernel (bits in, integers out)": lambda _: packed.kernel(xp), "binary block (bits in, bits out)": bits}
+    forms = {"fp32 PyTorch": float_twin(layer), "packed layer (float in, float out)": packed,
+             "kernel (bits in, integers out)": lambda _: packed.kernel(xp), "binary block (bits in, bits out)": bits}
+    if floor:
+        with torch.no_grad():
+            forms[EMPTY_CALL] = EmptyCall(torch.empty_like(packed(x)))
+    return forms

@@ -100,3 +100,35 @@ def test_packed_layer_errors(tmp_path):
     with pytest.raises(ValueError, match="XNOR inference needs binary weights"):
         pk.PackedLayer(BinaryLinear(8, 4, "ternary", "sign"))
 
+
+
+@pytest.mark.parametrize("n,batch", [(1024, 1), (1000, 3), (130, 7), (1024, 200)])  # 200 × 16 × 64 words: the general path
+def test_plain_linear_lean_path_is_exact(n, batch):
+    torch.manual_seed(0)
+    layer = BinaryLinear(n, 64, "sign", "sign").eval()
+    packed = pk.PackedLayer(layer)
+    assert packed.plain
+    x = torch.randn(batch, n)
+    with torch.no_grad():
+        ref = F.linear(sign(x), sign(layer.weight))
+        assert torch.equal(packed(x), ref)
+        assert torch.equal(packed(x.double()), ref)  # another dtype: converted
+        assert torch.equal(packed(x.T.contiguous().T), ref)  # a strided view: made contiguous
+    assert torch.equal(packed(x.requires_grad_()), ref)  # a tensor needing grad: read through detach
+    with pytest.raises(ValueError, match=f"expected inputs \\(B, {n}\\)"):
+        packed(torch.randn(batch, n + 1))
+
+
+@pytest.mark.parametrize("floor", [False, True])
+def test_layer_forms_agree_and_the_floor_is_an_empty_call(floor):
+    torch.manual_seed(0)
+    layer, x = BinaryConv2d(70, 9, 3, 1, 1, "sign", "sign").eval(), torch.randn(2, 70, 8, 8)
+    forms = bz.report.layer_forms(layer, x, floor=floor)
+    assert (bz.report.EMPTY_CALL in forms) == floor
+    with torch.no_grad():
+        ref = F.conv2d(sign(x), sign(layer.weight), padding=1)
+        assert torch.equal(forms["packed layer (float in, float out)"](x), ref)
+        assert torch.equal(torch.as_tensor(forms["kernel (bits in, integers out)"](x)).float(), ref)
+        if floor:
+            empty = forms[bz.report.EMPTY_CALL]
+            assert empty(x).shape == ref.shape and empty(x) is empty(torch.zeros(1))  # computes nothing
