@@ -96,9 +96,13 @@ def _conv_rows(xp, wp, c, r0, r1, sh, sw, ph, pw, ho, wo, out, thr, flip, out_bi
 
 
 @njit(cache=True, parallel=True)
-def _conv_parallel(xp, wp, c, sh, sw, ph, pw, ho, wo, out, thr, flip, out_bits):
-    for r in prange(xp.shape[0] * ho):
-        _conv_rows(xp, wp, c, r, r + 1, sh, sw, ph, pw, ho, wo, out, thr, flip, out_bits)
+def _conv_parallel(xp, wp, c, sh, sw, ph, pw, ho, wo, out, thr, flip, out_bits, chunks):
+    """The output rows in ``chunks`` contiguous runs, in parallel: each run allocates its scratch once (an
+    allocation per row would make the threads contend on the allocator's shared counters)."""
+    rows = xp.shape[0] * ho
+    for t in prange(chunks):
+        _conv_rows(xp, wp, c, t * rows // chunks, (t + 1) * rows // chunks, sh, sw, ph, pw, ho, wo, out, thr, flip,
+                   out_bits)
 
 
 @njit(cache=True)
@@ -108,6 +112,8 @@ def _pack_then_conv(x, wp, sh, sw, ph, pw, ho, wo, out, thr, flip, out_bits):
     _pack_nchw(x, xp)
     _conv_rows(xp, wp, x.shape[1], 0, x.shape[0] * ho, sh, sw, ph, pw, ho, wo, out, thr, flip, out_bits)
 
+
+CHUNKS_PER_THREAD = 2  # runs of output rows per thread: few, long ones, yet some slack for uneven rows
 
 _NO_THR, _NO_FLIP = np.empty(0, np.int64), np.empty(0, np.bool_)
 _NO_BITS, _NO_OUT = np.empty((0, 0, 0, 0), np.uint64), np.empty((0, 0, 0, 0), np.int32)
@@ -142,7 +148,7 @@ def run_conv(xp, wp, c, geo, out, thr=_NO_THR, flip=_NO_FLIP, out_bits=_NO_BITS)
     rows = xp.shape[0] * ho
     threads = kernel_threads(rows * wo * wp.shape[0] * wp.shape[1] * wp.shape[2] * wp.shape[3])
     if threads > 1 and rows > 1:
-        _conv_parallel(xp, wp, c, sh, sw, ph, pw, ho, wo, out, thr, flip, out_bits)
+        _conv_parallel(xp, wp, c, sh, sw, ph, pw, ho, wo, out, thr, flip, out_bits, min(rows, CHUNKS_PER_THREAD * threads))
     else:
         _conv_rows(xp, wp, c, 0, rows, sh, sw, ph, pw, ho, wo, out, thr, flip, out_bits)
 

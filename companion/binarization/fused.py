@@ -21,13 +21,14 @@ logits are the float model's logits bit for bit. The tests check it against the 
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 import torch
 from numba import njit, prange
 
 from ..formats.bits import WORD
 from .bitcore import fma
-from .conv import _conv_rows
+from .conv import CHUNKS_PER_THREAD, _conv_rows
 from .gemm import _accumulate
 
 
@@ -125,29 +126,33 @@ def _bn3_hardtanh(counts, n3, bn3, out_row):
 
 
 @njit(cache=True)
-def _core_image(c1, b, bn1, wp2, geo2, thr2, flip2, wt3, bn3, out):
-    """The whole binary middle for image ``b``: ``out[b]`` = hard-tanh(bn3(fc3(bits(conv2(bits(bn1(c1[b])))))))."""
+def _core_images(c1, b0, b1, bn1, wp2, geo2, thr2, flip2, wt3, bn3, out):
+    """The whole binary middle for images b0..b1: ``out[b]`` = hard-tanh(bn3(fc3(bits(conv2(bits(bn1(c1[b]))))))),
+    one image at a time through scratch buffers allocated once."""
     sh, sw, ph, pw, ho, wo = geo2
     xp = np.empty((1, c1.shape[2], c1.shape[3], wp2.shape[2]), np.uint64)
-    _bn_sign_pack(c1, b, bn1[0], bn1[1], bn1[2], xp, 0)
     bits = np.empty((1, ho, wo, (wp2.shape[3] + WORD - 1) // WORD), np.uint64)
     no_ints = np.empty((0, 0, 0, 0), np.int32)  # (a global array would be read-only to numba)
-    _conv_rows(xp, wp2, c1.shape[1], 0, ho, sh, sw, ph, pw, ho, wo, no_ints, thr2, flip2, bits)
     acc = np.empty(wt3.shape[1], np.int64)
-    _accumulate(bits.reshape(1, -1), wt3, 0, 0, wt3.shape[1], acc)
-    _bn3_hardtanh(acc, ho * wo * thr2.shape[0], bn3, out[b])
+    flat = bits.reshape(1, -1)
+    for b in range(b0, b1):
+        _bn_sign_pack(c1, b, bn1[0], bn1[1], bn1[2], xp, 0)
+        _conv_rows(xp, wp2, c1.shape[1], 0, ho, sh, sw, ph, pw, ho, wo, no_ints, thr2, flip2, bits)
+        _accumulate(flat, wt3, 0, 0, wt3.shape[1], acc)
+        _bn3_hardtanh(acc, ho * wo * thr2.shape[0], bn3, out[b])
 
 
 @njit(cache=True)
 def _core(c1, bn1, wp2, geo2, thr2, flip2, wt3, bn3, out):
-    for b in range(c1.shape[0]):
-        _core_image(c1, b, bn1, wp2, geo2, thr2, flip2, wt3, bn3, out)
+    _core_images(c1, 0, c1.shape[0], bn1, wp2, geo2, thr2, flip2, wt3, bn3, out)
 
 
 @njit(cache=True, parallel=True)
-def _core_parallel(c1, bn1, wp2, geo2, thr2, flip2, wt3, bn3, out):
-    for b in prange(c1.shape[0]):
-        _core_image(c1, b, bn1, wp2, geo2, thr2, flip2, wt3, bn3, out)
+def _core_parallel(c1, bn1, wp2, geo2, thr2, flip2, wt3, bn3, out, chunks):
+    """The images in ``chunks`` contiguous runs, in parallel (scratch allocated once per run)."""
+    n = c1.shape[0]
+    for t in prange(chunks):
+        _core_images(c1, t * n // chunks, (t + 1) * n // chunks, bn1, wp2, geo2, thr2, flip2, wt3, bn3, out)
 
 
 # ---------------------------------------------------------------- the stages one by one (the time breakdown)
@@ -234,5 +239,8 @@ def run_core(c1: np.ndarray, operands: tuple, out: np.ndarray, parallel: bool) -
 
     ``operands`` = (bn1 (α, β, fma), conv2 packed weights, conv2 geometry, thresholds, flips, fc3 packed
     weights, bn3 (α, β, fma)), as :meth:`~companion.binarization.network.PackedBNN.fused_operands` builds them."""
-    (_core_parallel if parallel else _core)(c1, *operands, out)
+    if parallel:
+        _core_parallel(c1, *operands, out, min(c1.shape[0], CHUNKS_PER_THREAD * numba.get_num_threads()))
+    else:
+        _core(c1, *operands, out)
     return out

@@ -68,3 +68,13 @@ def test_conv_kernels_reject_bad_input(pm1):
         conv.xnor_conv2d(xc, pack_conv_weight(pm1(4, 64, 1, 1)), 64, stride=0)
     with pytest.raises(ValueError, match="padding must be an int or a pair"):
         conv.xnor_conv2d(xc, pack_conv_weight(pm1(4, 64, 1, 1)), 64, padding=(1, 1, 1))
+
+
+@pytest.mark.parametrize("batch,hw,stride", [(1, (16, 16), 1), (3, (13, 13), 2), (5, (9, 7), 1)])
+def test_parallel_conv_runs_of_rows_cover_every_row_once(batch, hw, stride, pm1):
+    """Rows split into runs per thread (CHUNKS_PER_THREAD): counts that do not divide evenly included."""
+    x, w = pm1(batch, 130, *hw, seed=9), pm1(96, 130, 3, 3, seed=10)  # 130·9·… words: enough to run in parallel
+    xp, wp = pack_signs_nchw(x), pack_conv_weight(w)
+    with torch_threads(2):
+        got = conv.xnor_conv2d(xp, wp, 130, stride, 1)
+    np.testing.assert_array_equal(got, F.conv2d(x, w, stride=stride, padding=1).numpy())
