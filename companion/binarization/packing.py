@@ -51,37 +51,41 @@ def _pack_rows(x, out):
 
 
 @njit(cache=True)
-def _pack_image(x, out, b):
-    """Image ``b`` of x float32 (B, C, H, W) → out[b] uint64 (H, W, ⌈C/64⌉).
+def _pack_word(x, out, b, k, tmp):
+    """Word ``k`` of every pixel of image ``b``: channels 64k … 64k + 63 of x float32 (B, C, H, W) → out[b, :, :, k].
 
-    One channel plane at a time, OR-ing its sign bits into a row of per-pixel words: the loop over pixels
-    reads contiguous floats and vectorizes.
+    One channel plane at a time, OR-ing its sign bits into a row of per-pixel words (``tmp``, H·W uint64):
+    the loop over pixels reads contiguous floats and vectorizes.
     """
     c, hw = x.shape[1], x.shape[2] * x.shape[3]
     planes = x[b].reshape(c, hw)
     words = out[b].reshape(hw, out.shape[3])
-    tmp = np.empty(hw, np.uint64)
-    for k in range(words.shape[1]):
-        tmp[:] = 0
-        for ch in range(k * WORD, min(k * WORD + WORD, c)):
-            bit = np.uint64(ch - k * WORD)
-            row = planes[ch]
-            for p in range(hw):
-                tmp[p] |= np.uint64(row[p] < 0) << bit
+    tmp[:] = 0
+    for ch in range(k * WORD, min(k * WORD + WORD, c)):
+        bit = np.uint64(ch - k * WORD)
+        row = planes[ch]
         for p in range(hw):
-            words[p, k] = tmp[p]
+            tmp[p] |= np.uint64(row[p] < 0) << bit
+    for p in range(hw):
+        words[p, k] = tmp[p]
 
 
 @njit(cache=True)
 def _pack_nchw(x, out):
+    """x float32 (B, C, H, W) → out uint64 (B, H, W, ⌈C/64⌉)."""
+    tmp = np.empty(x.shape[2] * x.shape[3], np.uint64)
     for b in range(x.shape[0]):
-        _pack_image(x, out, b)
+        for k in range(out.shape[3]):
+            _pack_word(x, out, b, k, tmp)
 
 
 @njit(cache=True, parallel=True)
 def _pack_nchw_parallel(x, out):
-    for b in prange(x.shape[0]):
-        _pack_image(x, out, b)
+    """:func:`_pack_nchw` with the (image, word) pairs in parallel: a single image with several words splits too."""
+    words = out.shape[3]
+    for i in prange(x.shape[0] * words):
+        tmp = np.empty(x.shape[2] * x.shape[3], np.uint64)
+        _pack_word(x, out, i // words, i % words, tmp)
 
 
 def pack_signs(x) -> np.ndarray:
@@ -103,7 +107,7 @@ def pack_signs_nchw(x, threads: int = 1) -> np.ndarray:
     if a.ndim != 4:
         raise ValueError(f"expected an NCHW tensor, got shape {a.shape}")
     out = np.empty((a.shape[0], a.shape[2], a.shape[3], n_words(a.shape[1])), np.uint64)
-    if threads > 1 and a.shape[0] > 1:
+    if threads > 1 and a.shape[0] * out.shape[3] > 1:
         _pack_nchw_parallel(a, out)
     else:
         _pack_nchw(a, out)
