@@ -37,8 +37,14 @@ class TrainConfig:
     schedule: str = "cosine"  # learning rate: cosine decay to 0 over all steps, or constant
     seed: int = 0
     max_train: int | None = None  # use only the first examples (smoke runs); None = all
+    class_weights: tuple[float, ...] | None = None  # per-class weights of the default cross-entropy; None = unweighted
 
     def __post_init__(self):
+        if self.class_weights is not None:
+            weights = tuple(float(w) for w in self.class_weights)
+            if not weights or not all(np.isfinite(w) and w > 0 for w in weights):
+                raise ValueError(f"class_weights must be a non-empty sequence of finite numbers > 0, got {self.class_weights!r}")
+            object.__setattr__(self, "class_weights", weights)  # a tuple of floats, whatever sequence came in
         if self.epochs < 0:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
         if not self.lr > 0:
@@ -88,17 +94,40 @@ def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> to
     return nn.functional.cross_entropy(model(x), y)
 
 
+def weighted_cross_entropy_loss(class_weights) -> Callable:
+    """``loss_fn(model, x, y)``: cross-entropy with per-class weights w, −Σᵢ w_{yᵢ} log p_{yᵢ}(xᵢ) / Σᵢ w_{yᵢ}.
+
+    Logits (N, C) or per pixel (N, C, H, W) against labels (N,) or (N, H, W); C must equal ``len(class_weights)``.
+    (Segmentation uses it to keep a dominant background class from drowning the others, e.g. SegNet's median
+    frequency balancing.)
+    """
+    weights = torch.as_tensor(class_weights, dtype=torch.float32)
+
+    def loss_fn(model, x, y):
+        logits = model(x)
+        if logits.shape[1] != len(weights):
+            raise ValueError(f"{len(weights)} class weights for a model with {logits.shape[1]} outputs per example")
+        return nn.functional.cross_entropy(logits, y, weight=weights.to(logits.device, logits.dtype))
+    return loss_fn
+
+
 def fit(model: nn.Module, train_data, config: TrainConfig, *, device="auto",
-        loss_fn: Callable = cross_entropy_loss, step_callback: Callable | None = None,
+        loss_fn: Callable | None = None, step_callback: Callable | None = None,
         test_data=None, optimizer: torch.optim.Optimizer | None = None,
         desc: str = "train") -> list[dict]:
     """Train ``model`` in place and return one history row per epoch.
 
-    ``loss_fn(model, x, y) -> scalar`` (cross-entropy by default; distillation passes its own);
+    ``loss_fn(model, x, y) -> scalar`` (default: cross-entropy, weighted by ``config.class_weights`` when set;
+    distillation passes its own, and then ``config.class_weights`` must be None);
     ``step_callback(model, step)`` runs after every optimizer step (pruning re-applies masks there).
     ``test_data`` adds the test accuracy to each row. A tqdm bar shows progress
     (silence it with ``TQDM_DISABLE=1``).
     """
+    if loss_fn is None:
+        loss_fn = cross_entropy_loss if config.class_weights is None else weighted_cross_entropy_loss(config.class_weights)
+    elif config.class_weights is not None:
+        raise ValueError("config.class_weights weight the default cross-entropy only; with your own loss_fn, "
+                         "weight the classes inside it and leave class_weights=None")
     dev = resolve_device(device)
     model.to(dev)
     if isinstance(train_data, TensorDataset) and config.max_train:
@@ -177,11 +206,21 @@ def model_source_hash(model: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
+# TrainConfig fields added after checkpoints were cached: left out of the key while at their default (None), so
+# every checkpoint trained without them keeps its key.
+_LATER_FIELDS = ("class_weights",)
+
+
+def _config_spec(config: TrainConfig) -> dict:
+    spec = asdict(config)
+    return {k: v for k, v in spec.items() if not (k in _LATER_FIELDS and v is None)}
+
+
 def cache_key(model_name: str, model_kwargs: dict, dataset: str, config: TrainConfig, device: torch.device,
               data_fingerprint: str | None = None, source: str | None = None) -> str:
     """A hash of everything that decides the trained weights: the model (name, arguments, source code), the
     data (name and fingerprint of the training tensors), the training config, the device type and torch."""
-    spec = {"model": model_name, "model_kwargs": model_kwargs, "dataset": dataset, "config": asdict(config),
+    spec = {"model": model_name, "model_kwargs": model_kwargs, "dataset": dataset, "config": _config_spec(config),
             "device": device.type, "torch": torch.__version__.split("+")[0], "data": data_fingerprint,
             "source": source}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]

@@ -10,8 +10,8 @@ from .registry import BLOCKS, block_counts, make_block
 from .minis import MINI_NETS, MiniNet, Resize, build_mini, builder, resized, scaled
 from .timing import LAYOUTS, REFERENCE, SHUFFLE_ALONE, TimingConfig, in_layout, shuffle_share, time_blocks
 from .mosaics import GENERATOR_VERSION, MosaicConfig, cells_per_side, make_mosaics, mosaic_splits, to_unit
-from .segnet import (SEG_NETS, IndexSegNet, confusion, majority_baseline, predict_masks, segmentation_metrics, segnet_mini,
-                     squeeze_segnet_mini)
+from .segnet import (SEG_NETS, IndexSegNet, confusion, majority_baseline, median_frequency_weights, predict_masks,
+                     segmentation_metrics, segnet_mini, squeeze_fire, squeeze_segnet_mini)
 from .zoo import PUBLISHED_ROUNDING, ZOO, zoo_counts, zoo_metadata, zoo_model
 
 __all__ = [
@@ -22,7 +22,7 @@ __all__ = [
     "MINI_NETS", "MiniNet", "Resize", "build_mini", "builder", "resized", "scaled",
     "LAYOUTS", "REFERENCE", "SHUFFLE_ALONE", "TimingConfig", "in_layout", "shuffle_share", "time_blocks",
     "GENERATOR_VERSION", "MosaicConfig", "cells_per_side", "make_mosaics", "mosaic_splits", "to_unit",
-    "SEG_NETS", "IndexSegNet", "confusion", "majority_baseline", "predict_masks", "segmentation_metrics", "segnet_mini",
-    "squeeze_segnet_mini",
+    "SEG_NETS", "IndexSegNet", "confusion", "majority_baseline", "median_frequency_weights", "predict_masks",
+    "segmentation_metrics", "segnet_mini", "squeeze_fire", "squeeze_segnet_mini",
     "PUBLISHED_ROUNDING", "ZOO", "zoo_counts", "zoo_metadata", "zoo_model",
 ]

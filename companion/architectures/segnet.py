@@ -4,7 +4,9 @@ and the segmentation metrics (pixel accuracy, mIoU).
 SegNet (Badrinarayanan et al. 2017): each encoder stage convolves then max-pools keeping the argmax indices; the
 decoder ``MaxUnpool2d``s with them and convolves. Squeeze-SegNet (Nanfack et al. 2017) keeps the plan and swaps
 the convolutions for Fire modules in the encoder and *squeeze-decoder* modules in the decoder (here: the same
-squeeze 1×1 → expand 1×1 + 3×3 after unpooling, torchvision's ``Fire``), and ends with a 1×1 classifier.
+squeeze 1×1 → expand 1×1 + 3×3 after unpooling, torchvision's ``Fire``, each followed by BatchNorm), and ends with a
+1×1 classifier. Trained with SegNet's median frequency balancing of the cross-entropy (:func:`median_frequency_weights`):
+unweighted, the background's ~79 % of the pixels drowns the garments' classes.
 Both here have the same depth: four stages, four poolings to 1/16 (a 4×4 bottleneck on 64×64 canvases, whose
 cells see a whole garment), four unpoolings.
 """
@@ -46,14 +48,23 @@ def segnet_mini(input_shape=(1, 64, 64), num_classes: int = 11, widths=(16, 32, 
     return IndexSegNet(encoders, decoders, nn.Conv2d(w[1], num_classes, 3, padding=1))
 
 
+def squeeze_fire(c_in: int, c_out: int, min_squeeze: int = 8) -> nn.Sequential:
+    """A Fire module (torchvision's ``Fire``: squeeze 1×1 to max(wider of c_in, c_out / 8, ``min_squeeze``) → expand 1×1 and 3×3 to
+    c_out/2 each, concatenated) followed by ``BatchNorm2d``. SegNet normalises after every convolution and torchvision's
+    Fire has no normalisation; without it, and with 2- or 4-channel squeezes, the stacked Fire modules barely trained
+    in our budget (mIoU 0.10 after 8 epochs against 0.42 with it)."""
+    if c_out % 2:
+        raise ValueError(f"c_out must be even (two expand halves), got {c_out}")
+    return nn.Sequential(fire(c_in, max(max(c_in, c_out) // 8, min_squeeze), c_out // 2, c_out // 2), nn.BatchNorm2d(c_out))
+
+
 def squeeze_segnet_mini(input_shape=(1, 64, 64), num_classes: int = 11, widths=(16, 32, 64, 128)) -> IndexSegNet:
-    """Squeeze-SegNet-mini: a 3×3 stem, then Fire encoders (squeeze c/8 → expand to c); after each unpooling a
-    squeeze-decoder (a Fire module: squeeze c/8 → expand to the previous width; the last keeps 16 channels,
-    filling the unpooled zeros that a 1×1 classifier could not); 1×1 classifier. Same stages as :func:`segnet_mini`."""
+    """Squeeze-SegNet-mini: a 3×3 stem, then Fire encoders (:func:`squeeze_fire` to each width); after each unpooling a
+    squeeze-decoder (the same Fire module, to the previous width; the last keeps 16 channels, filling the unpooled
+    zeros that a 1×1 classifier could not); 1×1 classifier. Same stages as :func:`segnet_mini`."""
     w = tuple(widths)
-    encoders = [conv_bn_relu(input_shape[0], w[0])] + [fire(w[i - 1], w[i] // 8, w[i] // 2, w[i] // 2) for i in range(1, len(w))]
-    decoders = [fire(w[i], w[i] // 8, w[i - 1] // 2, w[i - 1] // 2) for i in range(len(w) - 1, 0, -1)]
-    decoders.append(fire(w[0], w[0] // 8, w[0] // 2, w[0] // 2))
+    encoders = [conv_bn_relu(input_shape[0], w[0])] + [squeeze_fire(w[i - 1], w[i]) for i in range(1, len(w))]
+    decoders = [squeeze_fire(w[i], w[i - 1]) for i in range(len(w) - 1, 0, -1)] + [squeeze_fire(w[0], w[0])]
     return IndexSegNet(encoders, decoders, nn.Conv2d(w[0], num_classes, 1))
 
 
@@ -83,6 +94,26 @@ def predict_masks(model: nn.Module, x: torch.Tensor, batch_size: int = 64) -> to
     """Argmax class per pixel, (N, H, W) int64."""
     model.eval()
     return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+
+
+def median_frequency_weights(masks: torch.Tensor, num_classes: int, decimals: int = 4) -> tuple[float, ...]:
+    """Median frequency balancing (Eigen & Fergus 2015, as SegNet trains on CamVid): w_c = median_c(f_c) / f_c, with
+    f_c = pixels of class c / pixels of the images in which c appears. ``masks`` (N, H, W) of labels in
+    [0, num_classes). A class absent from every mask gets weight 1 (it adds no term to the loss anyway); weights are
+    rounded to ``decimals`` so that they can key a training cache."""
+    if masks.dim() < 2 or masks.dtype not in (torch.int64, torch.int32, torch.uint8):
+        raise ValueError(f"masks must be integer label maps (N, H, W), got {masks.dtype} of shape {tuple(masks.shape)}")
+    if masks.numel() and (masks.min() < 0 or masks.max() >= num_classes):
+        raise ValueError(f"labels must be in [0, {num_classes}), got {int(masks.min())}..{int(masks.max())}")
+    flat = masks.reshape(len(masks), -1).long()
+    counts = torch.zeros(len(masks), num_classes, dtype=torch.float64).scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float64))
+    present = counts.sum(0) > 0
+    if not present.any():
+        raise ValueError("no pixels in masks")
+    freq = counts.sum(0) / ((counts > 0) * flat.shape[1]).sum(0).clamp(min=1)
+    weights = torch.ones(num_classes, dtype=torch.float64)
+    weights[present] = freq[present].median() / freq[present]
+    return tuple(round(float(w), decimals) for w in weights)
 
 
 def majority_baseline(train_y: torch.Tensor, test_y: torch.Tensor, num_classes: int) -> dict:

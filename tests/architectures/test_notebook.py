@@ -1,4 +1,5 @@
-"""07_architectures: the committed notebook's structure, and what a SMOKE run writes (rows of every experiment)."""
+"""07_architectures: the committed notebook's structure, and what a SMOKE run writes (rows of every experiment, the
+segmentation networks included)."""
 import json
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def test_parameters_cell_starts_with_the_common_block():
     assert len(params) == 1
     names = [line.split("=")[0].strip() for line in "".join(params[0]["source"]).splitlines() if "=" in line]
     assert names[:len(COMMON)] == list(COMMON)
-    assert {"BLOCK_CHANNELS", "LATENCY_BATCHES", "ALPHAS", "RHOS", "ZOO_MODELS"} <= set(names)
+    assert {"BLOCK_CHANNELS", "LATENCY_BATCHES", "ALPHAS", "RHOS", "ZOO_MODELS", "SEG_CANVASES", "SEG_EPOCHS"} <= set(names)
     assert all("#" in line for line in "".join(params[0]["source"]).splitlines() if line.strip())
 
 
@@ -44,3 +45,15 @@ def test_smoke_run_writes_rows_of_every_experiment(tmp_path):
     assert any(m.startswith("block: ") for m in methods) and any(r.get("random_weights") for r in rows)
     assert all(r["latency_kind"] == "measured" and r["threads"] >= 1 for r in rows)
     assert (tmp_path / "figures" / "07_architectures_macs_vs_time.png").exists()
+    seg = {r["method"]: r for r in rows if r.get("task") == "segmentation"}
+    assert set(seg) == {"segnet_mini", "squeeze_segnet_mini"}
+    assert all(r["accuracy"] is None and 0 <= r["miou"] <= 1 and r["size_kind"] == "file" and r["base_key"] for r in seg.values())
+    assert seg["segnet_mini"]["params"] >= 5 * seg["squeeze_segnet_mini"]["params"]
+    assert (tmp_path / "figures" / "07_architectures_segmentation.png").exists()
+
+
+def test_segmentation_section_trains_through_the_cache_with_calibrated_checks():
+    src = "".join("".join(c["source"]) for c in cells())
+    assert "train.train_cached(name, seg_splits" in src and "class_weights=seg_weights" in src
+    assert "is not run here" not in src
+    assert "# Calibration, seeds 0, 1, 2" in src

@@ -23,6 +23,8 @@ def toy_model():
     ({"epochs": -1}, "epochs must be >= 0"), ({"lr": 0}, "lr must be > 0"),
     ({"batch_size": 0}, "batch_size must be >= 1"), ({"optimizer": "rmsprop"}, "optimizer must be one of"),
     ({"schedule": "step"}, "schedule must be one of"), ({"max_train": 0}, "max_train must be >= 1"),
+    ({"class_weights": ()}, "class_weights must be a non-empty"), ({"class_weights": (1.0, 0.0)}, "finite numbers > 0"),
+    ({"class_weights": (1.0, float("nan"))}, "finite numbers > 0"),
 ])
 def test_config_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -65,6 +67,49 @@ def test_fit_is_deterministic_and_max_train_limits():
     train.fit(toy_model(), data, TrainConfig(epochs=1, batch_size=10, max_train=30), device="cpu",
               step_callback=lambda m, s: calls.append(s))
     assert len(calls) == 3
+
+
+def test_class_weights_weight_the_default_cross_entropy():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 1))  # per-pixel logits (N, 3, H, W) against (N, H, W) labels
+    x, y = torch.randn(4, 1, 5, 5), torch.randint(0, 3, (4, 5, 5))
+    w = (0.2, 1.0, 3.0)
+    logp = model(x).log_softmax(1).gather(1, y[:, None])[:, 0]
+    wy = torch.tensor(w)[y]
+    expected = -(wy * logp).sum() / wy.sum()  # the weighted mean, written out
+    got = train.weighted_cross_entropy_loss(w)(model, x, y)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert got.item() != pytest.approx(train.cross_entropy_loss(model, x, y).item(), rel=1e-3)
+    assert TrainConfig(class_weights=[1, 2, 3]).class_weights == (1.0, 2.0, 3.0)
+    with pytest.raises(ValueError, match="2 class weights for a model with 3 outputs"):
+        train.weighted_cross_entropy_loss((1.0, 2.0))(model, x, y)
+
+
+def test_fit_uses_the_config_class_weights():
+    data = toy_data(64)
+    losses = []
+    for w in (None, (1.0, 1.0), (1.0, 50.0)):
+        torch.manual_seed(0)
+        m = toy_model()
+        losses.append(train.fit(m, data, TrainConfig(epochs=1, batch_size=64, lr=1e-9, class_weights=w), device="cpu")[0]["loss"])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6) and losses[2] != pytest.approx(losses[0], rel=1e-3)
+    with pytest.raises(ValueError, match="weight the classes inside it"):
+        train.fit(toy_model(), data, TrainConfig(epochs=1, class_weights=(1.0, 2.0)), device="cpu",
+                  loss_fn=train.cross_entropy_loss)
+
+
+def test_unset_later_config_fields_leave_the_cache_key_unchanged():
+    import hashlib
+    import json
+    from dataclasses import asdict
+    cfg = TrainConfig(epochs=2, seed=1)
+    old = {k: v for k, v in asdict(cfg).items() if k != "class_weights"}  # the config as keyed before the field
+    spec = {"model": "m", "model_kwargs": {}, "dataset": "d", "config": old, "device": "cpu",
+            "torch": torch.__version__.split("+")[0], "data": None, "source": None}
+    assert train.cache_key("m", {}, "d", cfg, torch.device("cpu")) == \
+        hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    weighted = TrainConfig(epochs=2, seed=1, class_weights=(1.0, 2.0))
+    assert train.cache_key("m", {}, "d", weighted, torch.device("cpu")) != train.cache_key("m", {}, "d", cfg, torch.device("cpu"))
 
 
 def test_custom_loss_fn_is_used():
