@@ -149,7 +149,7 @@ def binary_linear(x, wp: np.ndarray) -> np.ndarray:
     into the kernel call on one thread; with more threads the signs are packed first, then multiplied in parallel.
     """
     a = as_floats(x)
-    if a.ndim != 2 or (a.shape[1] + WORD - 1) // WORD != wp.shape[0]:
+    if a.ndim != 2 or n_words(a.shape[1]) != wp.shape[0]:
         raise ValueError(f"shape mismatch: inputs {a.shape} need ⌈n/64⌉ = {wp.shape[0]} words per row")
     batch, outs = a.shape[0], wp.shape[1]
     out = np.empty((batch, outs), np.float32)

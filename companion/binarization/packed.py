@@ -24,9 +24,9 @@ from torch import nn
 from ..io import numpy_save_atomic, write_json_atomic
 from ..measure import torch_threads  # noqa: F401  (re-exported for the notebook)
 from .binarize import BinarizeConfig, input_scale
-from .bitcore import PARALLEL_MIN_WORDS, as_floats, as_numpy
+from .bitcore import as_floats, as_numpy
 from .conv import binary_conv2d, xnor_conv2d
-from .gemm import _NO_BITS, _NO_FLIP, _NO_THR, _blocks, _pack_then_gemm, binary_linear, xnor_linear
+from .gemm import binary_linear, xnor_linear
 from .layers import BinaryConv2d, BinaryLinear, BinaryNet, binary_layers
 from .packing import (pack_bits_lsb64, pack_conv_weight, pack_linear_weight, pack_signs, pack_signs_nchw,
                       unpack_bits_lsb64, unpack_pm1)
@@ -160,22 +160,13 @@ class PackedLayer(BufferViews, nn.Module):
         return torch.from_numpy(binary_linear(x, self.views()["sign"]))
 
     def plain_linear(self, x) -> torch.Tensor:
-        """The lean path of a plain binary linear layer (no scale, no bias), called per sample at batch 1: the
-        checks and the dispatch of :func:`~companion.binarization.gemm.binary_linear`, with fewer Python steps."""
-        try:
-            a = x.numpy()  # a CPU float tensor without grad: no copy
-        except (AttributeError, RuntimeError, TypeError):
-            a = as_floats(x)
-        if a.dtype != np.float32 or not a.flags.c_contiguous:
-            a = as_floats(x)
-        wp = self.views()["sign"]
+        """A plain binary linear layer (no scale, no bias) on real inputs (B, n), with the input length checked
+        exactly: the packed weights only know their word count, so a wrong length within the same ⌈n/64⌉
+        words would otherwise pass and count padding bits."""
+        a = as_floats(x)
         if a.ndim != 2 or a.shape[1] != self.shape[1]:
             raise ValueError(f"expected inputs (B, {self.shape[1]}), got {tuple(a.shape)}")
-        if a.shape[0] * wp.size >= PARALLEL_MIN_WORDS:  # enough work for several threads: the general path
-            return torch.from_numpy(binary_linear(a, wp))
-        out = np.empty((a.shape[0], wp.shape[1]), np.float32)
-        _pack_then_gemm(a, wp, *_blocks(a.shape[0], wp.shape[1], 1), out, _NO_THR, _NO_FLIP, _NO_BITS)
-        return torch.from_numpy(out)
+        return torch.from_numpy(binary_linear(a, self.views()["sign"]))
 
     def forward(self, x):
         if self.plain:  # sign weights and activations, no scale, no bias: the integers are the output
